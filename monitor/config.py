@@ -96,6 +96,9 @@ class SecretRef:
         value = value.strip()
         if not value:
             raise SecretError(f"{self.key}: {self.describe()} is unset or empty")
+        from monitor.logging import register_secret
+
+        register_secret(value)  # redacted from every log line from now on
         return value
 
 

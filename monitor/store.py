@@ -256,7 +256,8 @@ class Store:
                started: datetime | None = None) -> IngestStats:
         """Store one poll's yield in ONE transaction: posts, comments (new ones, new
         versions of edited ones), deletion marks, the account's new cursor, reads counted
-        against the month, and the poll's success in ``poll_log``.
+        against the month, and the poll's success in ``poll_log``. With ``cursor=None``
+        (replay) the account row and ``poll_log`` are left alone.
 
         A comment already stored with the same content SHA-256 only has ``last_seen``
         updated, so the same data ingested twice adds no rows.
@@ -294,11 +295,12 @@ class Store:
                     [dumps(dict(cursor)), now_s, now_s, account])
             if reads:
                 self.add_reads(account, now, reads)
-            self.db.execute(
-                "INSERT INTO poll_log(account, started_at, finished_at, ok, fetched, new, changed, deleted, "
-                "calls, reads) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-                [account, iso(started or now), now_s, stats["fetched"], stats["new"], stats["changed"],
-                 stats["deleted"], calls, reads])
+            if cursor is not None:  # a real poll (replay passes no cursor)
+                self.db.execute(
+                    "INSERT INTO poll_log(account, started_at, finished_at, ok, fetched, new, changed, deleted, "
+                    "calls, reads) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                    [account, iso(started or now), now_s, stats["fetched"], stats["new"], stats["changed"],
+                     stats["deleted"], calls, reads])
         return IngestStats(**stats)
 
     def _store_comment(self, account: str, c: Comment, now: datetime) -> str:

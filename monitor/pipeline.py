@@ -1,0 +1,332 @@
+"""The pipeline: poll an account, store, score, categorise, apply the strike policy,
+enqueue alerts.
+
+Order of work and why nothing is lost
+-------------------------------------
+1. ``poll``: the connector fetches; the comments it returns and the account's advanced
+   cursor are stored in ONE transaction (:meth:`monitor.store.Store.ingest`). A crash
+   before the commit loses nothing (the cursor did not move, the next poll fetches the
+   same comments); after it, the comments are evidence with ``status='new'``.
+2. ``process_pending``: every comment with ``status='new'`` is scored in batches (the
+   scorer is built once at start), categorised (pure), and then, in one transaction per
+   comment: scores, assessment, policy keys, strikes, the block decision and the alerts
+   it causes are stored and the comment marked ``assessed``. A crash in between leaves
+   the comment ``new``; it is processed again on the next run, and alert dedupe keys
+   make a second enqueue a no-op.
+3. Delivery is the outbox's job (:mod:`monitor.outbox`): alerts are stored before sending.
+
+Idempotence: the same data polled twice adds no rows (content SHA-256 compare) and sends
+no second alert (dedupe keys). The pipeline's clock is injected: ``replay`` runs it at
+each comment's own time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Protocol, Sequence
+
+from connectors.base import Connector, ConnectorError, FetchContext
+from monitor.config import AccountConfig, Config
+from monitor.domain import (
+    Account,
+    Alert,
+    Assessment,
+    Comment,
+    Scores,
+    StrikeDecision,
+    iso,
+)
+from monitor.logging import get_logger
+from monitor.store import IngestStats, Store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Engine(Protocol):
+    """What the pipeline needs of the scoring engine (:class:`classifiers.engine.ScoringEngine`)."""
+
+    def score(self, texts: Sequence[str]) -> list[Scores]: ...
+
+
+class Assessor(Protocol):
+    """What the pipeline needs of the categoriser (:class:`classifiers.policy.Categoriser`)."""
+
+    def assess(self, comment: Comment, scores: Scores) -> Assessment: ...
+
+
+@dataclass
+class PollOutcome:
+    """Result of one :meth:`Pipeline.poll`: ``status`` is ``ok``, ``paused``, ``deferred``
+    (rate limit or backoff still running) or ``failed``; ``stats`` the ingest counts;
+    ``error`` the connector error text; ``processed`` comments assessed afterwards."""
+
+    account: str
+    status: str
+    stats: IngestStats | None = None
+    error: str | None = None
+    processed: int = 0
+    alerts: list[int] = field(default_factory=list)
+
+
+def comment_dict(c: Comment) -> dict[str, Any]:
+    """The JSON-able comment shape used in alert details (see the alerts contract)."""
+    return {
+        "platform": c.platform, "account": c.account, "post_id": c.post_id, "post_text": c.post_text,
+        "comment_id": c.comment_id, "parent_id": c.parent_id, "author_id": c.author_id,
+        "author_name": c.author_name, "author_handle": c.author_handle, "text": c.text,
+        "created_at": iso(c.created_at), "permalink": c.permalink,
+        "attachments": [{"type": a.type, "url": a.url} for a in c.attachments],
+    }
+
+
+def assessment_dict(a: Assessment) -> dict[str, Any]:
+    """The JSON-able assessment shape used in alert details and ``score`` output."""
+    return {
+        "categories": list(a.categories), "evidence": a.evidence_list(), "escalate": a.escalate,
+        "strikes": list(a.strikes), "needs_review": a.needs_review,
+        "review_reasons": list(a.review_reasons), "counted": a.counted,
+    }
+
+
+def profile_url(platform: str, author_id: str, handle: str | None) -> str | None:
+    """A link to the author's profile: ``https://www.facebook.com/<id>`` or
+    ``https://x.com/<handle>`` (``https://x.com/i/user/<id>`` without a handle)."""
+    native = author_id.split(":", 1)[-1]
+    if platform == "facebook":
+        return f"https://www.facebook.com/{native}" if native else None
+    if handle:
+        return f"https://x.com/{handle}"
+    return f"https://x.com/i/user/{native}" if native else None
+
+
+class Pipeline:
+    """One pipeline per process, built once with the scorer and categoriser.
+
+    :param config: the loaded :class:`monitor.config.Config`.
+    :param store: the open :class:`monitor.store.Store`.
+    :param engine: scoring engine (``score(texts) -> list[Scores]``).
+    :param categoriser: policy categoriser (``assess(comment, scores) -> Assessment``).
+    :param clock: returns aware UTC "now" (injected; replay sets it per comment).
+    :param on_alert: called with each NEW alert id after its transaction commits.
+    """
+
+    def __init__(self, config: Config, store: Store, engine: Engine, categoriser: Assessor,
+                 clock: Clock = system_clock, on_alert: Callable[[int], None] | None = None,
+                 batch_size: int | None = None):
+        self.config = config
+        self.store = store
+        self.engine = engine
+        self.categoriser = categoriser
+        self.clock = clock
+        self.on_alert = on_alert
+        self.batch_size = batch_size or config.classifier.batch_size
+        self.log = get_logger()
+
+    # ------------------------------------------------------------------ polling
+    @staticmethod
+    def account_of(cfg: AccountConfig) -> Account:
+        """The domain :class:`Account` for a config entry."""
+        return Account(key=cfg.name, platform=cfg.platform, external_id=cfg.external_id, display_name=cfg.name)
+
+    def poll(self, cfg: AccountConfig, connector: Connector, *, force: bool = False) -> PollOutcome:
+        """Poll one account, store what it returns, then process pending comments.
+
+        Connector failures are recorded, never raised: a permanent one (token expired,
+        permission missing) pauses the account and enqueues one alert to the coordinator;
+        a rate limit or transient one defers the next poll by ``retry_after``.
+
+        :param force: poll even if a backoff is running (``poll --once``); never a paused account.
+        :raises monitor.store.StoreError: when the store cannot be written (nothing partial).
+        """
+        now = self.clock()
+        account = self.account_of(cfg)
+        self.store.ensure_account(account, now)
+        row = self.store.account_row(cfg.name) or {}
+        log = self.log.bind(account=cfg.name, platform=cfg.platform)
+        if row.get("paused"):
+            log.warning("account_paused", reason=row.get("paused_reason"),
+                        hint="run `school-monitor check` once the credential or permission is fixed")
+            return PollOutcome(cfg.name, "paused", error=row.get("paused_reason"))
+        if not force and row.get("next_poll_after") and row["next_poll_after"] > iso(now):
+            log.info("poll_deferred", until=row["next_poll_after"])
+            return PollOutcome(cfg.name, "deferred")
+
+        budget = None
+        if cfg.monthly_read_cap is not None:
+            budget = max(0, cfg.monthly_read_cap - self.store.reads_this_month(cfg.name, now))
+        ctx = FetchContext(
+            cursor=self.store.cursor(cfg.name),
+            now=now,
+            known_comments=self.store.known_live_comments(cfg.name, now - timedelta(days=cfg.lookback_days)),
+            read_budget_remaining=budget,
+        )
+        started = now
+        try:
+            result = connector.fetch(ctx)
+        except ConnectorError as exc:
+            return self._poll_failed(cfg, exc, started, log)
+        finished = self.clock()
+        stats = self.store.ingest(cfg.name, result.posts, result.comments, result.deleted, result.cursor,
+                                  finished, platform=cfg.platform, reads=result.reads, calls=result.calls,
+                                  started=started)
+        if result.next_poll_after:
+            self.store.db.execute("UPDATE accounts SET next_poll_after = ? WHERE key = ?",
+                                  [iso(finished + timedelta(seconds=result.next_poll_after)), cfg.name])
+        for w in result.warnings:
+            log.warning("connector_warning", detail=w)
+        log.info("poll_ok", fetched=stats.fetched, new=stats.new, changed=stats.changed,
+                 deleted=stats.deleted, calls=result.calls, reads=result.reads)
+        alerts = self._budget_alerts(cfg, finished)
+        processed, new_alerts = self.process_pending()
+        return PollOutcome(cfg.name, "ok", stats=stats, processed=processed, alerts=alerts + new_alerts)
+
+    def _poll_failed(self, cfg: AccountConfig, exc: ConnectorError, started: datetime, log: Any) -> PollOutcome:
+        now = self.clock()
+        message = str(exc)
+        log.error("poll_failed", kind=exc.kind, status=exc.status, code=exc.code, permanent=exc.permanent,
+                  retry_after=exc.retry_after, error=message)
+        alerts: list[int] = []
+        if exc.permanent:
+            with self.store.transaction():
+                self.store.record_poll_failure(cfg.name, started, now, message)
+                if self.store.pause_account(cfg.name, message, now):
+                    paused_at = self.store.account_row(cfg.name)["paused_at"]
+                    kind = "reconnect" if exc.kind == "auth" else "permission"
+                    what = ("reconnect the account (the token was refused)" if kind == "reconnect"
+                            else "grant the missing permission or access tier")
+                    alert = Alert(kind=kind, dedupe_key=f"{kind}:{cfg.name}:{paused_at}", created_at=now,
+                                  platform=cfg.platform, account=cfg.name,
+                                  summary=f"{cfg.platform} account {cfg.name} paused: {what}",
+                                  details={"account": cfg.name, "platform": cfg.platform, "error": message})
+                    alert_id = self.store.enqueue_alert(alert)
+                    if alert_id:
+                        alerts.append(alert_id)
+                    self.store.audit("school-monitor", "account_paused", cfg.name, message, now,
+                                     {"kind": exc.kind, "status": exc.status, "code": exc.code})
+            self._notify(alerts)
+            return PollOutcome(cfg.name, "paused", error=message, alerts=alerts)
+        delay = exc.retry_after if exc.retry_after is not None else 60.0
+        self.store.record_poll_failure(cfg.name, started, now, message,
+                                       next_poll_after=now + timedelta(seconds=delay))
+        if exc.kind == "budget":
+            alerts = self._budget_alerts(cfg, now, force_stop=True)
+        return PollOutcome(cfg.name, "failed", error=message, alerts=alerts)
+
+    def _budget_alerts(self, cfg: AccountConfig, now: datetime, force_stop: bool = False) -> list[int]:
+        """Warn at 80% of the monthly read cap, alert at 100% (reading stops)."""
+        cap = cfg.monthly_read_cap
+        if cap is None:
+            return []
+        reads = self.store.reads_this_month(cfg.name, now)
+        month = Store.month_key(now)
+        levels = [lvl for lvl in (80, 100) if reads * 100 >= cap * lvl or (force_stop and lvl == 100)]
+        ids = []
+        for lvl in levels:
+            summary = (f"X read budget for {cfg.name} at {reads} of {cap} posts this month ({lvl}%)"
+                       + ("; reading has stopped until next month or a higher cap" if lvl == 100 else ""))
+            alert = Alert(kind="read_budget", dedupe_key=f"read_budget:{cfg.name}:{month}:{lvl}", created_at=now,
+                          platform=cfg.platform, account=cfg.name, summary=summary,
+                          details={"account": cfg.name, "month": month, "reads": reads, "cap": cap, "level": lvl})
+            alert_id = self.store.enqueue_alert(alert)
+            if alert_id:
+                ids.append(alert_id)
+                self.log.warning("read_budget", account=cfg.name, reads=reads, cap=cap, level=lvl)
+        self._notify(ids)
+        return ids
+
+    # ------------------------------------------------------------------ processing
+    def process_pending(self) -> tuple[int, list[int]]:
+        """Score and assess every stored comment not yet assessed, in batches.
+
+        :returns: (comments processed, new alert ids).
+        """
+        processed, alert_ids = 0, []
+        while True:
+            batch = self.store.pending_comments(limit=self.batch_size)
+            if not batch:
+                break
+            scores = self.engine.score([c.text for c, _ in batch])
+            for (comment, version), s in zip(batch, scores):
+                alert_ids += self._assess_one(comment, version, s)
+                processed += 1
+        return processed, alert_ids
+
+    def _assess_one(self, comment: Comment, version: int, scores: Scores) -> list[int]:
+        from classifiers.policy import strikes as strike_policy
+
+        assessment = self.categoriser.assess(comment, scores)
+        now = self.clock()
+        new_ids: list[int] = []
+        log = self.log.bind(platform=comment.platform, comment_id=comment.comment_id, account=comment.account)
+        with self.store.transaction():
+            new_strikes = self.store.save_assessment(comment, version, scores, assessment, now)
+            details = {"comment": comment_dict(comment), "assessment": assessment_dict(assessment),
+                       "scores": {k: round(float(v), 4) for k, v in scores.values.items()},
+                       "language": scores.language}
+            if assessment.escalate:
+                keys = [k for k in assessment.categories if k in self.config.policy.escalate_keys]
+                new_ids.append(self.store.enqueue_alert(Alert(
+                    kind="escalation", dedupe_key=f"escalation:{comment.platform}:{comment.comment_id}",
+                    created_at=now, comment_refs=(comment.ref,), categories=tuple(keys),
+                    platform=comment.platform, account=comment.account, post_id=comment.post_id,
+                    author_id=comment.author_id,
+                    summary=f"Escalation: {', '.join(keys)} on {comment.platform}", details=details)))
+            if assessment.needs_review:
+                new_ids.append(self.store.enqueue_alert(Alert(
+                    kind="needs_review", dedupe_key=f"needs_review:{comment.platform}:{comment.comment_id}",
+                    created_at=now, comment_refs=(comment.ref,), categories=assessment.categories,
+                    platform=comment.platform, account=comment.account, post_id=comment.post_id,
+                    author_id=comment.author_id,
+                    summary=f"Needs review: {'; '.join(assessment.review_reasons) or 'a person must read it'}",
+                    details=details)))
+            if new_strikes:
+                decision = strike_policy.decide(
+                    comment.author_id, self.store.author_strikes(comment.author_id), comment.created_at,
+                    self.config.policy, self.store.last_block_recommendation(comment.author_id))
+                if decision.recommend_block:
+                    new_ids.append(self._block_alert(comment, assessment, decision, details, now))
+        for key in assessment.categories:
+            log.info("categorised", category=key, escalate=assessment.escalate)
+        ids = [i for i in new_ids if i]
+        self._notify(ids)
+        return ids
+
+    def _block_alert(self, comment: Comment, assessment: Assessment, decision: StrikeDecision,
+                     details: dict, now: datetime) -> int | None:
+        strikes = []
+        for s in decision.strikes:
+            row = self.store.one("SELECT text, permalink FROM comments WHERE platform = ? AND comment_id = ?",
+                                 [s.platform, s.comment_id]) or {}
+            strikes.append({"platform": s.platform, "comment_id": s.comment_id, "key": s.key, "at": iso(s.at),
+                            "text": row.get("text"), "permalink": row.get("permalink")})
+        window_start = decision.window_start or comment.created_at
+        author = {"author_id": comment.author_id, "name": comment.author_name, "handle": comment.author_handle,
+                  "platform": comment.platform,
+                  "profile_url": profile_url(comment.platform, comment.author_id, comment.author_handle)}
+        alert = Alert(
+            kind="block_recommendation",
+            dedupe_key=f"block_recommendation:{comment.author_id}:{window_start.date().isoformat()}",
+            created_at=now, comment_refs=tuple((s.platform, s.comment_id) for s in decision.strikes),
+            categories=tuple(sorted({s.key for s in decision.strikes})), platform=comment.platform,
+            account=comment.account, post_id=comment.post_id, author_id=comment.author_id,
+            summary=f"Block recommended: {comment.author_name or comment.author_id} ({decision.reason})",
+            details={**details, "author": author, "reason": decision.reason, "strikes": strikes,
+                     "window_days": self.config.policy.window_days,
+                     "threshold": self.config.policy.strikes_to_block})
+        alert_id = self.store.enqueue_alert(alert)
+        self.store.record_block_recommendation(decision, comment.created_at, alert_id)
+        self.store.audit("school-monitor", "block_recommended", comment.author_id, decision.reason, now,
+                         {"strikes": strikes, "alert_id": alert_id})
+        return alert_id
+
+    def _notify(self, ids: Sequence[int]) -> None:
+        if self.on_alert:
+            for i in ids:
+                self.on_alert(i)
+
