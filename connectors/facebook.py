@@ -1,0 +1,663 @@
+"""Facebook Page connector on the Graph API (httpx; source: Graph API ``v23.0`` by default).
+
+Reads the school Page's posts and every comment and reply on them, maps them to
+:mod:`monitor.domain` types, and on a coordinator's confirmation hides/unhides a comment
+or blocks a commenter. HTTP, auth, retries and error mapping live in
+:mod:`connectors.graph_client`.
+
+Permissions (Page access token): ``pages_read_engagement`` (Page and posts),
+``pages_read_user_content`` (comments and their authors), ``pages_manage_engagement``
+(hiding comments, blocking; only when ``hide_enabled`` / ``block_enabled``).
+
+Fetch plan (calls per poll grow with new data, not with history)
+----------------------------------------------------------------
+Let ``P`` be the number of Page posts created inside the look-back window
+(``lookback_days``, default 30) and ``A`` the posts with activity since the last poll.
+
+1. **Post listing**: ``GET /{page-id}/posts?since=<window start>&limit=100&fields=id,message,
+   story,created_time,updated_time,permalink_url,comments.filter(stream).summary(true).limit(0)``
+   following ``paging.next``: ``ceil(P / 100)`` calls. Each post carries its comment
+   ``summary.total_count`` (replies included, ``filter(stream)``) and ``updated_time``
+   (bumped by Graph when someone comments).
+2. **Activity test** against the cursor (per post: last ``total_count``, ``updated_time``
+   and newest comment time seen): a post is active when it is new, or its count or
+   ``updated_time`` changed. Quiet posts cost nothing.
+3. **Comments of an active post**: ``GET /{post-id}/comments?filter=stream&limit=100
+   &summary=true&fields=id,message,from{id,name},created_time,permalink_url,
+   attachment{type,url,media,target},parent{id},is_hidden,can_hide``
+
+   * *full listing* (``order=chronological``, every page) when the post is new, has at most
+     100 comments (one call either way), or the incremental arithmetic below does not add
+     up; a full listing also finds edits and, against ``FetchContext.known_comments``,
+     deletions;
+   * otherwise *incremental* (``order=reverse_chronological``), stopping at the first page
+     that reaches comments older than the newest one already seen (minus a 10-minute
+     margin for late-indexed comments): ``ceil(new / 100)`` calls. If the count moved by
+     exactly the number of new comments found, nothing was deleted; if not (a deletion, a
+     late arrival), the post is listed in full.
+4. **Audit**: ``audit_posts_per_poll`` (default 2) quiet posts are re-listed in full each
+   poll, round-robin over the window, so an edit or a deletion on a post with no other
+   activity is found within ``P / 2`` polls.
+
+Calls per poll = ``ceil(P/100)`` + about one per active post (more for a burst of more
+than 100 comments on one post) + the audit. Nothing depends on the number of comments
+already stored or on posts older than the window. The first poll lists everything in the
+window once. ``max_calls_per_poll`` bounds a poll; unfinished posts stay "active" in the
+cursor and are done next poll, newest first.
+
+Cursor (JSON-able, stored by the pipeline with the comments)::
+
+    {"v": 1,
+     "posts": {"<post id>": {"n": <summary.total_count>, "u": "<updated_time>",
+                             "w": "<newest comment created_time seen, ISO>" | null}},
+     "audit": "<created_time>|<post id>" | null,   # round-robin position
+     "polled_at": "<ISO UTC>"}
+
+Only posts inside the window are kept, so its size is bounded by ``P``.
+
+Limits: ``x-app-usage``, ``x-page-usage`` and ``x-business-use-case-usage`` are read on
+every response. From 75% the client pauses between calls (0.5 s per point) and the result
+asks for a later poll (``next_poll_after``); at 95% (or when Graph gives a time to regain
+access) the poll stops early and returns what it has. A rate-limit or transient error in
+the middle of a poll that already made progress also returns the progress with a
+warning; with no progress it raises :class:`~connectors.base.ConnectorError`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from connectors.base import CheckResult, ConnectorError, FetchContext, FetchResult
+from connectors.graph_client import (
+    DEFAULT_BASE_URL,
+    PLATFORM,
+    STOP_AT_PCT,
+    GraphClient,
+    Usage,
+    backoff_after,
+    redact,
+    scrub,
+)
+from monitor.domain import Account, Attachment, Comment, Post, iso, parse_time
+
+PAGE_LIMIT = 100
+#: Comment fields requested (Graph API Comment node).
+COMMENT_FIELDS = ("id,message,from{id,name},created_time,permalink_url,"
+                  "attachment{type,url,media,target},parent{id},is_hidden,can_hide")
+#: Post fields requested (Graph API Page Post node) with the comment count summary.
+POST_FIELDS = ("id,message,story,created_time,updated_time,permalink_url,"
+               "comments.filter(stream).summary(true).limit(0)")
+#: Comments created this long before the newest seen are re-read by incremental fetches.
+LATE_MARGIN = timedelta(minutes=10)
+CURSOR_VERSION = 1
+
+_ATTACHMENT_TYPES = {
+    "photo": "photo", "album": "photo", "cover_photo": "photo", "profile_media": "photo",
+    "video": "video", "video_inline": "video", "video_autoplay": "video", "video_share_youtube": "video",
+    "video_direct_response": "video", "native_templates": "other",
+    "animated_image_share": "animated_gif", "animated_image_video": "animated_gif",
+    "animated_image_autoplay": "animated_gif", "animated_gif": "animated_gif",
+    "sticker": "sticker", "share": "link", "link": "link",
+}
+
+
+def strip_secret_params(url: str | None) -> str | None:
+    """Remove ``access_token``, ``appsecret_proof`` and ``input_token`` from a URL's query
+    (pure); other parameters (``comment_id`` ...) keep their order."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+         if k.lower() not in ("access_token", "appsecret_proof", "input_token")]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), parts.fragment))
+
+
+def map_attachment(att: Mapping[str, Any] | None) -> tuple[Attachment, ...]:
+    """Graph ``attachment{type,url,media,target}`` to domain attachments (pure).
+
+    The type is normalised (``video_inline`` to ``video``, ``animated_image_share`` to
+    ``animated_gif``, ``share`` to ``link`` ...); the URL is the media's own
+    (``media.source`` for video, ``media.image.src`` for images), else ``url``."""
+    if not att or not isinstance(att, Mapping):
+        return ()
+    gtype = str(att.get("type") or "")
+    kind = _ATTACHMENT_TYPES.get(gtype, "video" if "video" in gtype else "other")
+    media = att.get("media") if isinstance(att.get("media"), Mapping) else {}
+    image = media.get("image") if isinstance(media.get("image"), Mapping) else {}
+    url = media.get("source") or image.get("src") or att.get("url")
+    return (Attachment(type=kind, url=strip_secret_params(str(url)) if url else None),)
+
+
+def map_comment(raw: Mapping[str, Any], *, account: str, post_id: str, post_text: str | None,
+                secrets: tuple[str, ...] = ()) -> Comment:
+    """One Graph comment object to a :class:`~monitor.domain.Comment` (pure).
+
+    ``author_id`` is ``fb:<from.id>`` (``fb:unknown`` when Graph withholds ``from``),
+    ``parent_id`` is ``parent.id`` for a reply, ``raw`` is the comment's JSON with any
+    secret URL parameter removed.
+
+    :raises ValueError: naming the comment id when ``id`` or ``created_time`` is missing or
+        malformed.
+    """
+    cid = raw.get("id")
+    if not cid:
+        raise ValueError(f"Graph comment on post {post_id} has no id")
+    ctime = raw.get("created_time")
+    if not isinstance(ctime, str):
+        raise ValueError(f"Graph comment {cid} has no created_time")
+    created = parse_time(ctime)
+    frm = raw.get("from") if isinstance(raw.get("from"), Mapping) else {}
+    parent = raw.get("parent") if isinstance(raw.get("parent"), Mapping) else {}
+    hidden = raw.get("is_hidden")
+    return Comment(
+        platform=PLATFORM,
+        account=account,
+        post_id=post_id,
+        comment_id=str(cid),
+        parent_id=str(parent["id"]) if parent.get("id") else None,
+        author_id=f"fb:{frm.get('id') or 'unknown'}",
+        author_name=str(frm.get("name") or ""),
+        text=str(raw.get("message") or ""),
+        created_at=created,
+        permalink=strip_secret_params(raw.get("permalink_url")),
+        attachments=map_attachment(raw.get("attachment")),
+        raw=scrub(dict(raw), secrets),
+        post_text=post_text,
+        is_hidden=hidden if isinstance(hidden, bool) else None,
+    )
+
+
+def map_post(raw: Mapping[str, Any], *, account: str, secrets: tuple[str, ...] = ()) -> Post:
+    """One Graph post object to a :class:`~monitor.domain.Post` (pure); text is
+    ``message``, else ``story``, else empty.
+
+    :raises ValueError: when ``id`` or ``created_time`` is missing or malformed."""
+    pid = raw.get("id")
+    if not pid or not isinstance(raw.get("created_time"), str):
+        raise ValueError(f"Graph post {pid!r} lacks id or created_time")
+    return Post(platform=PLATFORM, account=account, post_id=str(pid),
+                text=str(raw.get("message") or raw.get("story") or ""),
+                created_at=parse_time(raw["created_time"]),
+                permalink=strip_secret_params(raw.get("permalink_url")),
+                raw=scrub(dict(raw), secrets))
+
+
+@dataclass
+class _PostState:
+    n: int
+    u: str | None
+    w: str | None
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "u": self.u, "w": self.w}
+
+
+def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str | None, list[str]]:
+    """Parse a cursor (tolerant: anything unusable starts fresh, with a warning)."""
+    warnings: list[str] = []
+    if not cursor:
+        return {}, None, warnings
+    if cursor.get("v") != CURSOR_VERSION or not isinstance(cursor.get("posts"), Mapping):
+        warnings.append("cursor not understood (version or shape); starting a fresh look-back")
+        return {}, None, warnings
+    posts: dict[str, _PostState] = {}
+    for pid, st in cursor["posts"].items():
+        if isinstance(st, Mapping) and isinstance(st.get("n"), int):
+            posts[str(pid)] = _PostState(st["n"], st.get("u"), st.get("w"))
+    audit = cursor.get("audit")
+    return posts, audit if isinstance(audit, str) else None, warnings
+
+
+class _StopPoll(Exception):
+    """Internal: stop this poll early and return what was gathered."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class FacebookConnector:
+    """Connector for one Facebook Page (:class:`connectors.base.Connector`).
+
+    :param cfg: the ``[[accounts]]`` entry (``platform = "facebook"``, ``page_id``,
+        ``token``, optional ``app_secret``, ``graph_version``, ``base_url``,
+        ``timeout_seconds``, ``lookback_days``, ``hide_enabled``, ``block_enabled``).
+    :param transport: an ``httpx.BaseTransport`` (tests: ``httpx.MockTransport``).
+    :param clock: callable returning aware UTC now (used by :meth:`check`); fetch uses
+        ``FetchContext.now``.
+    :param sleep: called for retry backoff and pacing near rate limits.
+    :param max_calls_per_poll: HTTP calls after which a poll stops and leaves the rest for
+        the next one (None: no bound).
+    :param audit_posts_per_poll: quiet posts re-listed in full per poll (edit/deletion audit).
+    :param max_attempts: tries per call for transient failures.
+    :raises ConnectorError: ``kind="auth"`` when the token (or app secret) cannot be read;
+        the message names the config key and where it is read from, never the value.
+    :raises ValueError: when ``cfg`` is not a Facebook account with a ``page_id``.
+    """
+
+    platform = PLATFORM
+
+    def __init__(self, cfg: Any, *, transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_calls_per_poll: int | None = 1000, audit_posts_per_poll: int = 2,
+                 max_attempts: int = 3):
+        from monitor.config import SecretError
+
+        if cfg.platform != "facebook" or not cfg.page_id:
+            raise ValueError(f"account {cfg.name!r}: FacebookConnector needs platform 'facebook' and page_id")
+        self.cfg = cfg
+        self.page_id = str(cfg.page_id)
+        self.account = Account(key=cfg.name, platform=PLATFORM, external_id=self.page_id,
+                               display_name=cfg.name)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._sleep = sleep
+        self.max_calls_per_poll = max_calls_per_poll
+        self.audit_posts_per_poll = max(0, audit_posts_per_poll)
+        ref = cfg.secrets.get("token")
+        if ref is None:
+            raise ConnectorError(f"account {cfg.name!r}: no Page access token configured (set token_env, "
+                                 "token_file or token_credential)", platform=PLATFORM, kind="auth", permanent=True)
+        try:
+            token = ref.resolve()
+            app_secret = cfg.secrets["app_secret"].resolve() if "app_secret" in cfg.secrets else None
+        except SecretError as exc:
+            raise ConnectorError(str(exc), platform=PLATFORM, kind="auth", permanent=True) from None
+        self.client = GraphClient(base_url=cfg.base_url or DEFAULT_BASE_URL, version=cfg.graph_version,
+                                  token=token, app_secret=app_secret, timeout=cfg.timeout_seconds,
+                                  transport=transport, sleep=sleep, max_attempts=max_attempts)
+
+    # ------------------------------------------------------------------ fetch
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        """Poll the Page (see the module docstring for the plan and the cursor).
+
+        :returns: posts new or changed, every comment read (new, unchanged or edited),
+            ``deleted`` comment ids (known to the store, missing from a full listing of a
+            post that is still visible), the new cursor, calls made, warnings and
+            ``next_poll_after`` near a rate limit.
+        :raises ConnectorError: auth and permission errors always; rate-limit and
+            transient errors when nothing was gathered yet.
+        """
+        start_calls = self.client.calls
+        states, audit_pos, warnings = _load_cursor(ctx.cursor)
+        window_start = ctx.now - timedelta(days=self.cfg.lookback_days)
+        new_states: dict[str, _PostState] = {}
+        posts_out: list[Post] = []
+        comments_out: list[Comment] = []
+        deleted: list[str] = []
+        next_after: float | None = None
+        listing: list[dict] = []
+        listing_complete = False
+        progress = False
+        slow_noted = False
+
+        def budget_check() -> None:
+            nonlocal slow_noted
+            usage: Usage | None = self.client.usage
+            if usage is not None and (usage.pct >= STOP_AT_PCT or usage.regain_seconds):
+                raise _StopPoll(f"stopping early near the rate limit: {usage.describe()}", backoff_after(usage))
+            if usage is not None and backoff_after(usage) and not slow_noted:
+                slow_noted = True
+                warnings.append(f"slowing down: {usage.describe()}")
+            if self.max_calls_per_poll is not None and self.client.calls - start_calls >= self.max_calls_per_poll:
+                raise _StopPoll(f"call budget of {self.max_calls_per_poll} per poll reached")
+
+        try:
+            # 1. posts inside the look-back window, newest first
+            listing, listing_complete = self._list_posts(window_start, budget_check)
+            by_created = sorted(listing, key=lambda p: (p["created_time"], p["id"]), reverse=True)
+            done: set[str] = set()
+            # 2-3. active posts
+            for raw_post in by_created:
+                pid = raw_post["id"]
+                count = _total_count(raw_post)
+                updated = raw_post.get("updated_time")
+                prev = states.get(pid)
+                if prev is not None and count >= 0 and prev.n == count and prev.u == updated:
+                    continue
+                if prev is None or prev.u != updated:
+                    posts_out.append(map_post(raw_post, account=self.account.key, secrets=self.client.secrets))
+                if count == 0 and prev is None:
+                    new_states[pid] = _PostState(0, updated, None)
+                    continue
+                budget_check()
+                new_states[pid] = self._fetch_post(raw_post, prev, count, ctx, comments_out, deleted, warnings)
+                done.add(pid)
+                progress = True
+            # 4. audit: re-list quiet posts round-robin
+            audit_pos = self._audit(by_created, done, audit_pos, states, new_states, ctx,
+                                    comments_out, deleted, warnings, budget_check)
+        except _StopPoll as stop:
+            warnings.append(stop.reason + "; the rest is left for the next poll")
+            if stop.retry_after:
+                next_after = max(next_after or 0.0, stop.retry_after)
+        except ConnectorError as exc:
+            if exc.permanent or not progress or exc.kind not in ("rate_limit", "transient"):
+                raise
+            warnings.append(f"poll cut short, progress kept: {exc}")
+            next_after = max(next_after or 0.0, exc.retry_after or 60.0)
+
+        usage_wait = backoff_after(self.client.usage)
+        if usage_wait:
+            next_after = max(next_after or 0.0, usage_wait)
+            if not any(w.startswith(("slowing down", "stopping early")) for w in warnings):
+                warnings.append(f"slowing down: {self.client.usage.describe()}")  # type: ignore[union-attr]
+
+        # cursor: posts seen in a complete listing stay; unfinished active posts keep their
+        # previous state (so they are active again next poll); posts gone from a complete
+        # listing (older than the window or removed) are dropped.
+        merged: dict[str, _PostState] = {}
+        seen_ids = {p["id"] for p in listing}
+        for pid, st in states.items():
+            if pid in seen_ids or not listing_complete:
+                merged[pid] = st
+        merged.update(new_states)
+        cursor = {"v": CURSOR_VERSION, "posts": {k: v.to_json() for k, v in merged.items()},
+                  "audit": audit_pos, "polled_at": iso(ctx.now)}
+        return FetchResult(posts=tuple(posts_out), comments=tuple(comments_out), deleted=tuple(deleted),
+                           cursor=cursor, calls=self.client.calls - start_calls, reads=len(comments_out),
+                           warnings=tuple(warnings), next_poll_after=next_after)
+
+    def _list_posts(self, window_start: datetime, budget_check: Callable[[], None]) -> tuple[list[dict], bool]:
+        """Step 1. Returns the posts created since ``window_start`` and whether the listing
+        reached its end (a stop part-way leaves ``complete`` False)."""
+        params = {"fields": POST_FIELDS, "since": int(window_start.timestamp()), "limit": PAGE_LIMIT}
+        out: list[dict] = []
+        try:
+            for page in self._pages(f"{self.page_id}/posts", params, action="read_posts", check=budget_check):
+                for p in page:
+                    if not isinstance(p, dict) or not p.get("id") or not isinstance(p.get("created_time"), str):
+                        continue
+                    if parse_time(p["created_time"]) >= window_start:
+                        out.append(p)
+                if page and all(isinstance(p, dict) and isinstance(p.get("created_time"), str)
+                                and parse_time(p["created_time"]) < window_start for p in page):
+                    return out, True  # the API ignored `since`: stop at the window's edge
+        except _StopPoll:
+            if not out:
+                raise
+            return out, False
+        return out, True
+
+    def _pages(self, path: str, params: Mapping[str, Any], *, action: str,
+               check: Callable[[], None] | None = None, stop: Callable[[list], bool] | None = None,
+               summary_out: dict | None = None) -> Iterable[list]:
+        """Yield each page's ``data`` list, following ``paging.next`` exactly as given.
+
+        Stops when there is no ``next``, when ``stop(page)`` is true, or when a ``next``
+        URL repeats (a loop guard)."""
+        body = self.client.get(path, params, action=action)
+        seen_next: set[str] = set()
+        while True:
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise ConnectorError(f"unexpected response on GET {path}: no data list", platform=PLATFORM,
+                                     kind="transient", retry_after=60.0)
+            if summary_out is not None and isinstance(body.get("summary"), dict) and "summary" not in summary_out:
+                summary_out["summary"] = body["summary"]
+            yield data
+            nxt = (body.get("paging") or {}).get("next") if isinstance(body.get("paging"), dict) else None
+            if not nxt or not data or (stop is not None and stop(data)) or nxt in seen_next:
+                return
+            seen_next.add(nxt)
+            if check is not None:
+                check()
+            body = self.client.get_url(nxt, action=action)
+
+    def _read_comments(self, post_id: str, *, order: str, post_text: str | None,
+                       stop_before: datetime | None = None) -> tuple[list[Comment], bool, int | None, int]:
+        """List a post's comments (``filter=stream``: replies included).
+
+        :returns: (comments, complete, summary total_count, comments skipped as malformed);
+            ``complete`` is True when every page was read (no ``stop_before`` cut).
+        """
+        params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": order, "summary": "true",
+                  "limit": PAGE_LIMIT}
+        out: list[Comment] = []
+        bad = 0
+        cut = False
+        summary: dict = {}
+
+        def stop(page: list) -> bool:
+            nonlocal cut
+            if stop_before is None:
+                return False
+            times = [c.get("created_time") for c in page if isinstance(c, dict)]
+            try:
+                oldest = min(parse_time(t) for t in times if isinstance(t, str))
+            except ValueError:
+                return False
+            if oldest < stop_before:
+                cut = True
+                return True
+            return False
+
+        for page in self._pages(f"{post_id}/comments", params, action="read_comments", stop=stop,
+                                summary_out=summary):
+            for raw in page:
+                try:
+                    out.append(map_comment(raw, account=self.account.key, post_id=post_id, post_text=post_text,
+                                           secrets=self.client.secrets))
+                except (ValueError, TypeError, AttributeError):
+                    bad += 1
+        total = summary.get("summary", {}).get("total_count")
+        return out, not cut, total if isinstance(total, int) else None, bad
+
+    def _full_listing(self, raw_post: dict, ctx: FetchContext, comments_out: list[Comment],
+                      deleted: list[str], warnings: list[str]) -> list[Comment]:
+        pid = raw_post["id"]
+        text = raw_post.get("message") or raw_post.get("story")
+        comments, _, _, bad = self._read_comments(pid, order="chronological", post_text=text)
+        comments_out.extend(comments)
+        if bad:
+            warnings.append(f"post {pid}: {bad} malformed comment(s) skipped")
+        known = ctx.known_comments.get(pid)
+        if known and not bad:
+            seen = {c.comment_id for c in comments}
+            deleted.extend(sorted(k for k in known if k not in seen))
+        return comments
+
+    def _fetch_post(self, raw_post: dict, prev: _PostState | None, count: int, ctx: FetchContext,
+                    comments_out: list[Comment], deleted: list[str], warnings: list[str]) -> _PostState:
+        """Step 3 for one active post; returns its new cursor state."""
+        pid = raw_post["id"]
+        updated = raw_post.get("updated_time")
+        try:
+            if prev is None or prev.w is None or count <= PAGE_LIMIT:
+                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+            else:
+                wm = parse_time(prev.w)
+                text = raw_post.get("message") or raw_post.get("story")
+                comments, _, _, bad = self._read_comments(pid, order="reverse_chronological", post_text=text,
+                                                          stop_before=wm - LATE_MARGIN)
+                known = ctx.known_comments.get(pid, frozenset())
+                new = [c for c in comments if c.created_at > wm or (known and c.comment_id not in known)]
+                if bad or len({c.comment_id for c in new}) != count - prev.n:
+                    # a deletion or a late-indexed comment: list the post in full
+                    comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+                else:
+                    comments_out.extend(comments)
+        except ConnectorError as exc:
+            if exc.kind != "not_found":
+                raise
+            warnings.append(f"post {pid} vanished while reading its comments: {exc}")
+            return prev or _PostState(count, updated, None)
+        newest = max((c.created_at for c in comments), default=None)
+        wm_new = max(filter(None, [newest, parse_time(prev.w) if prev and prev.w else None]), default=None)
+        return _PostState(count, updated, iso(wm_new) if wm_new else None)
+
+    def _audit(self, by_created: list[dict], done: set[str], audit_pos: str | None,
+               states: dict[str, _PostState], new_states: dict[str, _PostState], ctx: FetchContext,
+               comments_out: list[Comment], deleted: list[str], warnings: list[str],
+               budget_check: Callable[[], None]) -> str | None:
+        """Step 4: re-list ``audit_posts_per_poll`` quiet posts, continuing after
+        ``audit_pos`` (``"<created_time>|<id>"``) towards older posts, wrapping round."""
+        candidates = [p for p in by_created if p["id"] not in done and _total_count(p) > 0]
+        if not candidates or not self.audit_posts_per_poll:
+            return audit_pos
+        keys = [f"{p['created_time']}|{p['id']}" for p in candidates]
+        start = 0
+        if audit_pos:
+            start = next((i for i, k in enumerate(keys) if k < audit_pos), 0)
+        for j in range(min(self.audit_posts_per_poll, len(candidates))):
+            i = (start + j) % len(candidates)
+            raw_post = candidates[i]
+            budget_check()
+            prev = new_states.get(raw_post["id"]) or states.get(raw_post["id"])
+            try:
+                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+            except ConnectorError as exc:
+                if exc.kind != "not_found":
+                    raise
+                continue
+            finally:
+                audit_pos = keys[i]
+            newest = max((c.created_at for c in comments), default=None)
+            if prev is not None:
+                old_w = parse_time(prev.w) if prev.w else None
+                w = max(filter(None, [newest, old_w]), default=None)
+                new_states[raw_post["id"]] = _PostState(prev.n, prev.u, iso(w) if w else None)
+        return audit_pos
+
+    # ------------------------------------------------------------------ check
+    def check(self) -> list[CheckResult]:
+        """Verify the token and its permissions; one :class:`CheckResult` per check.
+
+        1. ``GET /{page-id}?fields=id,name``: the token reads this Page.
+        2. ``GET /debug_token?input_token=...``: validity, expiry and granted scopes
+           (``pages_read_engagement``, ``pages_read_user_content``, and
+           ``pages_manage_engagement`` when hiding or blocking is enabled).
+        3. ``GET /{page-id}/posts?limit=1&fields=id,comments.limit(1){id,message,from}``:
+           comments and their authors can actually be read.
+
+        Never raises for a platform failure: it becomes a failed result whose detail names
+        the Graph code and what to do.
+        """
+        results: list[CheckResult] = []
+        name = None
+        try:
+            page = self.client.get(self.page_id, {"fields": "id,name"}, action="read_page")
+            name = page.get("name") or "?"
+            if str(page.get("id")) != self.page_id:
+                results.append(CheckResult(f"{self.cfg.name} token", False,
+                                           f"token answered for {page.get('id')!r}, not Page {self.page_id}"))
+            else:
+                results.append(CheckResult(f"{self.cfg.name} token", True, f"token valid for Page {name} ({self.page_id})"))
+        except ConnectorError as exc:
+            results.append(CheckResult(f"{self.cfg.name} token", False, str(exc)))
+            if exc.kind == "auth":
+                return results
+
+        needed = ["pages_read_engagement", "pages_read_user_content"]
+        if self.cfg.hide_enabled or self.cfg.block_enabled:
+            needed.append("pages_manage_engagement")
+        try:
+            dbg = self.client.get("debug_token", {"input_token": self.client.secrets[0]},
+                                  action="debug_token").get("data") or {}
+            scopes = set(dbg.get("scopes") or [])
+            if dbg.get("is_valid") is False:
+                results.append(CheckResult(f"{self.cfg.name} permissions", False,
+                                           "Graph debug_token says the token is not valid: reconnect the Page "
+                                           "(generate a new Page access token)"))
+            else:
+                missing = [p for p in needed if p not in scopes]
+                exp = dbg.get("expires_at")
+                when = ("never expires" if not exp else
+                        f"expires {datetime.fromtimestamp(int(exp), timezone.utc):%Y-%m-%d %H:%M} UTC")
+                if isinstance(exp, int) and exp and datetime.fromtimestamp(exp, timezone.utc) < self._clock():
+                    results.append(CheckResult(f"{self.cfg.name} permissions", False, f"token expired ({when}): reconnect the Page"))
+                elif missing:
+                    results.append(CheckResult(
+                        f"{self.cfg.name} permissions", False,
+                        f"missing permission {', '.join(missing)}: grant it to the app and generate a new Page "
+                        f"access token (granted: {', '.join(sorted(scopes)) or 'none'})"))
+                else:
+                    results.append(CheckResult(f"{self.cfg.name} permissions", True,
+                                               f"granted {', '.join(needed)}; token {when}"))
+        except ConnectorError as exc:
+            results.append(CheckResult(f"{self.cfg.name} permissions", exc.kind != "auth",
+                                       f"could not list permissions with debug_token ({exc}); "
+                                       "relying on the read test below"))
+        try:
+            body = self.client.get(f"{self.page_id}/posts",
+                                   {"fields": "id,comments.filter(stream).limit(1){id,message,from{id,name}}",
+                                    "limit": 1}, action="read_comments")
+            n = len(body.get("data") or [])
+            results.append(CheckResult(f"{self.cfg.name} comments read", True,
+                                       f"can read posts and comments of Page {name or self.page_id}"
+                                       + ("" if n else " (no posts yet)")))
+        except ConnectorError as exc:
+            results.append(CheckResult(f"{self.cfg.name} comments read", False, str(exc)))
+        return results
+
+    # ------------------------------------------------------------------ actions
+    def hide(self, comment_id: str, hidden: bool = True) -> None:
+        """Hide (``hidden=True``) or unhide a comment: ``POST /{comment-id}`` with
+        ``is_hidden`` (needs ``pages_manage_engagement``). Called only by the review
+        commands on a coordinator's confirmation.
+
+        :raises ConnectorError: ``kind="refused"`` when ``hide_enabled`` is off or Graph
+            refuses (``can_hide`` false); ``permission`` naming the permission; others as
+            for reads.
+        """
+        if not self.cfg.hide_enabled:
+            raise ConnectorError(
+                f"hiding is off for account {self.cfg.name!r}: set hide_enabled = true in its [[accounts]] "
+                "table (the Page token needs pages_manage_engagement)", platform=PLATFORM, kind="refused")
+        body = self.client.post(str(comment_id), {"is_hidden": "true" if hidden else "false"}, action="hide")
+        if body.get("success") is not True:
+            raise ConnectorError(f"Graph did not confirm {'hiding' if hidden else 'unhiding'} comment {comment_id}",
+                                 platform=PLATFORM, kind="refused")
+
+    def block(self, author_id: str) -> str:
+        """Block a commenter from the Page: ``POST /{page-id}/blocked`` with ``user=<id>``.
+
+        :param author_id: ``fb:<id>`` or a bare Graph user id.
+        :returns: what was done, e.g. ``"blocked fb:1004 from Page 1000"``.
+        :raises ConnectorError: ``kind="refused"`` when ``block_enabled`` is off or Graph
+            refuses; ``permission`` naming the permission.
+        """
+        if not self.cfg.block_enabled:
+            raise ConnectorError(
+                f"blocking is off for account {self.cfg.name!r}: set block_enabled = true in its [[accounts]] "
+                "table, or block the person in Meta Business Suite (Settings, People and other Pages)",
+                platform=PLATFORM, kind="refused")
+        uid = author_id.split(":", 1)[1] if author_id.startswith("fb:") else author_id
+        if not uid.isdigit():
+            raise ConnectorError(f"cannot block {author_id!r}: not a Graph user id", platform=PLATFORM, kind="refused")
+        body = self.client.post(f"{self.page_id}/blocked", {"user": uid}, action="block")
+        if body.get(uid) is not True:
+            raise ConnectorError(f"Graph did not confirm blocking fb:{uid} from Page {self.page_id}",
+                                 platform=PLATFORM, kind="refused")
+        return f"blocked fb:{uid} from Page {self.page_id}"
+
+    def close(self) -> None:
+        """Release the HTTP client."""
+        self.client.close()
+
+    def __enter__(self) -> "FacebookConnector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _total_count(raw_post: Mapping[str, Any]) -> int:
+    c = raw_post.get("comments")
+    if isinstance(c, Mapping) and isinstance(c.get("summary"), Mapping):
+        n = c["summary"].get("total_count")
+        if isinstance(n, int):
+            return n
+    return -1  # unknown: treated as changed every poll (listed in full)
+
+
+__all__ = ["FacebookConnector", "map_comment", "map_post", "map_attachment", "strip_secret_params", "redact"]
