@@ -1,0 +1,339 @@
+"""The embedded toxicity scorer: a linear model over word and character n-grams, run in
+pure numpy (no scikit-learn, no torch at run time).
+
+The model is trained by ``training/train_embedded.py`` (scikit-learn, a dev dependency) and
+exported as portable files in ``classifiers/model/``:
+
+* ``embedded.npz``: arrays ``idf`` (float32, ``n_features``), ``coef`` (float32,
+  ``n_features x n_labels``), ``intercept`` (float32, ``n_labels``); loaded with
+  ``allow_pickle=False``;
+* ``embedded.vocab.json``: ``{"features": [...], "labels": [...], "version": ...}``: the
+  feature strings in column order (no pickle, no library version tie);
+* ``manifest.json``: the SHA-256 of both files. Each file is hashed at load and refused
+  with :class:`~classifiers.base.ScorerError` when it does not match.
+
+The text analyzer :func:`analyse` is the single function used both by training (passed
+to scikit-learn's ``TfidfVectorizer(analyzer=analyse)``) and by inference here, so the
+features are byte-for-byte the same. Inference repeats scikit-learn's TF-IDF exactly:
+sublinear term frequency ``1 + ln(count)``, times ``idf``, then L2 normalisation; then a
+logistic model per label: ``p = sigmoid(x @ coef + intercept)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from classifiers.base import ScorerError
+
+#: Folder holding the committed model files.
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+WEIGHTS_FILE = "embedded.npz"
+VOCAB_FILE = "embedded.vocab.json"
+MANIFEST_FILE = "manifest.json"
+
+#: Analyzer version: bump when :func:`analyse` changes (a model records the version it
+#: was trained with and is refused by a different analyzer).
+ANALYZER_VERSION = "1"
+
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION_RE = re.compile(r"@\w+")
+_RT_RE = re.compile(r"^\s*rt\b:?", re.IGNORECASE)
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+# A word: letters/digits, keeping inner apostrophes and the masking characters people use
+# to dodge filters ("p*ki", "f@ggot", "b!tch").
+_WORD_RE = re.compile(r"[^\W_](?:[\w*@$!']*[^\W_*])?|[^\W_]")
+_CHAR_MIN, _CHAR_MAX = 2, 5
+
+
+def normalise(text: str) -> str:
+    """Canonical form of a comment for feature extraction.
+
+    HTML entities unescaped (``&amp;``), Unicode NFKC (fancy letters to plain), case
+    folded, URLs to ``xxurl``, @mentions (and OLID's ``@USER``) to ``xxuser``, a leading
+    retweet marker removed, and any character repeated 3+ times cut to two
+    (``sooooo`` -> ``soo``). Emoji and punctuation are kept for the character n-grams.
+    """
+    t = unicodedata.normalize("NFKC", html.unescape(text))
+    t = _URL_RE.sub(" xxurl ", t)
+    t = _MENTION_RE.sub(" xxuser ", t)
+    t = _RT_RE.sub(" ", t)
+    t = t.casefold()
+    t = _REPEAT_RE.sub(r"\1\1", t)
+    return t
+
+
+@lru_cache(maxsize=200_000)
+def _char_grams(word: str) -> tuple[str, ...]:
+    """Character n-grams (2..5) of one word padded with spaces, prefixed ``c:``."""
+    padded = f" {word} "
+    n = len(padded)
+    return tuple(
+        "c:" + padded[i : i + k]
+        for k in range(_CHAR_MIN, _CHAR_MAX + 1)
+        for i in range(0, n - k + 1)
+    )
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of a comment (after :func:`normalise`), e.g.
+    ``"You're a p*ki!!"`` -> ``["you're", "a", "p*ki"]``."""
+    return _WORD_RE.findall(normalise(text))
+
+
+def analyse(text: str) -> list[str]:
+    """Features of one comment: the one analyzer shared by training and inference.
+
+    Returns feature strings (with repeats, for term frequency): ``w:<word>`` unigrams,
+    ``b:<word> <word>`` bigrams, and ``c:<chars>`` character 2..5-grams within each word
+    padded with spaces (so ``p*ki`` shares ``c:pak``-like pieces with its variants). Empty
+    list for text with no word.
+    """
+    toks = words(text)
+    feats = ["w:" + w for w in toks]
+    feats.extend("b:" + a + " " + b for a, b in zip(toks, toks[1:]))
+    for w in toks:
+        feats.extend(_char_grams(w))
+    return feats
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_verified(path: Path, expected: str | None) -> bytes:
+    """Read a model file and check its SHA-256.
+
+    :raises ScorerError: missing file, no recorded hash, or a mismatch.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScorerError(f"cannot read embedded model file {path}: {exc.strerror}") from None
+    if not expected:
+        raise ScorerError(f"no SHA-256 recorded for {path.name} in {MANIFEST_FILE}; refusing to load it")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.lower():
+        raise ScorerError(
+            f"embedded model file {path} has SHA-256 {actual}, but {MANIFEST_FILE} records "
+            f"{expected}: the file is corrupt or was modified; refusing to load it "
+            "(reinstall the package or retrain with training/train_embedded.py)"
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """The arrays of a trained embedded model.
+
+    :ivar features: feature strings, column order (length ``n_features``).
+    :ivar labels: Detoxify label names, one per column of ``coef``.
+    :ivar idf: float32 ``(n_features,)`` inverse document frequencies.
+    :ivar coef: float32 ``(n_features, n_labels)`` logistic weights.
+    :ivar intercept: float32 ``(n_labels,)``.
+    :ivar version: model version string (``<semver>+sha256:<8 hex>``).
+    :ivar meta: free-form training metadata from the vocabulary file.
+    """
+
+    features: tuple[str, ...]
+    labels: tuple[str, ...]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    version: str
+    meta: dict
+
+
+def write_model(
+    out_dir: Path,
+    features: Sequence[str],
+    labels: Sequence[str],
+    idf: np.ndarray,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    semver: str,
+    meta: dict | None = None,
+) -> str:
+    """Write a model as ``embedded.npz`` + ``embedded.vocab.json`` + ``manifest.json``.
+
+    Used by the training script and by tests. ``coef`` is ``(n_features, n_labels)``.
+    Returns the version string (``<semver>+sha256:<first 8 hex of the weights>``).
+
+    :raises ValueError: if the shapes disagree.
+    """
+    idf = np.asarray(idf, dtype=np.float32)
+    coef = np.asarray(coef, dtype=np.float32)
+    intercept = np.asarray(intercept, dtype=np.float32)
+    n, k = len(features), len(labels)
+    if idf.shape != (n,) or coef.shape != (n, k) or intercept.shape != (k,):
+        raise ValueError(
+            f"shape mismatch: {n} features, {k} labels, idf {idf.shape}, coef {coef.shape}, "
+            f"intercept {intercept.shape}"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, idf=idf, coef=coef, intercept=intercept)
+    weights = buf.getvalue()
+    version = f"{semver}+sha256:{hashlib.sha256(weights).hexdigest()[:8]}"
+    vocab = json.dumps(
+        {
+            "version": version,
+            "analyzer_version": ANALYZER_VERSION,
+            "labels": list(labels),
+            "meta": meta or {},
+            "features": list(features),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    (out_dir / WEIGHTS_FILE).write_bytes(weights)
+    (out_dir / VOCAB_FILE).write_bytes(vocab)
+    manifest = {
+        "version": version,
+        "files": {
+            WEIGHTS_FILE: hashlib.sha256(weights).hexdigest(),
+            VOCAB_FILE: hashlib.sha256(vocab).hexdigest(),
+        },
+    }
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return version
+
+
+def load_model(model_dir: Path | str | None = None) -> EmbeddedModel:
+    """Load and verify the model in ``model_dir`` (default: the packaged model).
+
+    :raises ScorerError: a file is missing or unreadable, its SHA-256 does not match
+        ``manifest.json``, the arrays are malformed, or the model was trained with another
+        analyzer version.
+    """
+    d = Path(model_dir) if model_dir is not None else MODEL_DIR
+    try:
+        manifest = json.loads((d / MANIFEST_FILE).read_text(encoding="utf-8"))
+        hashes = manifest["files"]
+    except OSError as exc:
+        raise ScorerError(f"cannot read {d / MANIFEST_FILE}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ScorerError(f"{d / MANIFEST_FILE} is not a valid model manifest") from None
+    weights = _read_verified(d / WEIGHTS_FILE, hashes.get(WEIGHTS_FILE))
+    vocab_bytes = _read_verified(d / VOCAB_FILE, hashes.get(VOCAB_FILE))
+    try:
+        with np.load(io.BytesIO(weights), allow_pickle=False) as z:
+            idf, coef, intercept = z["idf"], z["coef"], z["intercept"]
+        vocab = json.loads(vocab_bytes.decode("utf-8"))
+        features = tuple(vocab["features"])
+        labels = tuple(vocab["labels"])
+    except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
+        raise ScorerError(f"embedded model in {d} is malformed: {exc}") from None
+    if vocab.get("analyzer_version") != ANALYZER_VERSION:
+        raise ScorerError(
+            f"embedded model in {d} was trained with analyzer version "
+            f"{vocab.get('analyzer_version')!r}, this code has {ANALYZER_VERSION!r}: retrain it"
+        )
+    n, k = len(features), len(labels)
+    if idf.shape != (n,) or coef.shape != (n, k) or intercept.shape != (k,):
+        raise ScorerError(f"embedded model in {d} has inconsistent array shapes")
+    return EmbeddedModel(
+        features=features,
+        labels=labels,
+        idf=idf.astype(np.float32, copy=False),
+        coef=np.ascontiguousarray(coef, dtype=np.float32),
+        intercept=intercept.astype(np.float32, copy=False),
+        version=str(vocab.get("version", manifest.get("version", "unknown"))),
+        meta=dict(vocab.get("meta", {})),
+    )
+
+
+class EmbeddedScorer:
+    """The default :class:`~classifiers.base.Scorer`: numpy inference of the packaged
+    linear model. Thread-safe for concurrent :meth:`score` calls (read-only arrays).
+
+    :param model_dir: folder with the model files (default :data:`MODEL_DIR`).
+    :raises ScorerError: as :func:`load_model`.
+    """
+
+    name = "embedded"
+
+    def __init__(self, model_dir: Path | str | None = None):
+        model = load_model(model_dir)
+        self.model = model
+        self.version: str = model.version
+        self.labels: tuple[str, ...] = model.labels
+        self._index: dict[str, int] = {f: i for i, f in enumerate(model.features)}
+        self._idf = model.idf
+        self._w = model.coef
+        self._b = model.intercept
+
+    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and sublinear term frequencies of the known features of ``text``."""
+        counts: dict[int, int] = {}
+        index = self._index
+        for f in analyse(text):
+            j = index.get(f)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.empty(0, np.intp), np.empty(0, np.float32)
+        idx = np.fromiter(counts.keys(), np.intp, len(counts))
+        tf = np.fromiter(counts.values(), np.float32, len(counts))
+        return idx, (1.0 + np.log(tf)).astype(np.float32)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw logits, float32 ``(len(texts), n_labels)``."""
+        n = len(texts)
+        out = np.tile(self._b, (n, 1)) if n else np.empty((0, len(self.labels)), np.float32)
+        if not n:
+            return out
+        all_idx: list[np.ndarray] = []
+        all_val: list[np.ndarray] = []
+        rows: list[int] = []
+        for r, text in enumerate(texts):
+            idx, tf = self._features(text)
+            if idx.size:
+                x = tf * self._idf[idx]
+                x /= np.sqrt(np.dot(x, x))
+                all_idx.append(idx)
+                all_val.append(x)
+                rows.append(r)
+        if rows:
+            idx = np.concatenate(all_idx)
+            val = np.concatenate(all_val)
+            starts = np.cumsum([0] + [a.size for a in all_idx[:-1]])
+            contrib = self._w[idx] * val[:, None]
+            out[rows] += np.add.reduceat(contrib, starts, axis=0)
+        return out
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Score a batch: one ``{label: probability}`` per text, input order.
+
+        Empty or wordless text gets the model's prior (sigmoid of the intercepts).
+        """
+        z = self.logits(texts)
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        labels = self.labels
+        return [dict(zip(labels, map(float, row))) for row in p]
+
+    def coverage(self, text: str) -> float:
+        """Share of the comment's words (0..1) that the model has a word feature for; a
+        low value means the model cannot read the text (another language). 1.0 for text
+        with no words."""
+        toks = words(text)
+        if not toks:
+            return 1.0
+        index = self._index
+        return sum(("w:" + w) in index for w in toks) / len(toks)
