@@ -403,6 +403,7 @@ class _Reader:
         if name in t:
             self.problem(full, f"secrets are never written in the config file: use {name}_env, "
                          f"{name}_file or {name}_credential")
+            return None
         found = {s: t[f"{name}_{s}"] for s in ("env", "file", "credential") if f"{name}_{s}" in t}
         if not found:
             if required:
@@ -501,6 +502,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         if name in seen_names:
             r.problem(f"{where}.name", f"duplicate account name {name!r}")
         seen_names.add(name)
+        if a.get("platform", "facebook") not in PLATFORMS:
+            continue  # one problem (the platform), not a cascade of platform-specific ones
         secrets = {}
         for sname in _ACCOUNT_SECRETS[platform]:
             ref = r.secret(a, sname, where, required=(sname in ("token", "bearer_token")))
