@@ -1,0 +1,818 @@
+"""X (Twitter) connector: replies to and mentions of a school's X account, through
+tweepy 4.17's ``tweepy.Client`` on the X API v2, within a monthly read budget.
+
+Endpoints (X API v2)
+--------------------
+* ``GET /2/users/:id/mentions`` (``Client.get_users_mentions``): posts that mention the
+  school, including direct replies to its posts (X puts the author of the post replied
+  to in a reply's mentions).
+* ``GET /2/users/:id/tweets`` (``Client.get_users_tweets``, ``exclude=replies,retweets``):
+  the school's own new posts, whose conversations are then watched.
+* ``GET /2/tweets/search/recent`` (``Client.search_recent_tweets``): replies in those
+  conversations that do not mention the school (deeper replies where the user removed
+  the school from "Replying to"). Recent search covers the last 7 days only.
+* ``GET /2/users/by/username/:username`` and ``GET /2/users/:id`` (``Client.get_user``):
+  resolve the configured handle to a user id (no post read), and ``check``.
+* ``GET /2/users/me`` (``Client.get_me``) and ``PUT /2/tweets/:id/hidden``
+  (``Client.hide_reply``/``unhide_reply``): user-context credentials, hiding replies.
+
+Every read asks for ``tweet.fields`` created_at, author_id, conversation_id,
+in_reply_to_user_id, referenced_tweets, attachments, entities, edit_history_tweet_ids and
+``expansions`` author_id, attachments.media_keys (the author's ``name``/``username`` and
+the media's ``type``/``url``/``preview_image_url`` arrive in ``includes``).
+
+The read plan (every post returned counts against X's monthly post cap)
+-----------------------------------------------------------------------
+One poll reads, in this order, each step only while budget remains:
+
+1. **Mentions** since the last ``since_id`` (first poll: the last ``lookback_days``).
+   They come first: they are where harmful replies land.
+2. **The school's own new posts** since their ``since_id`` (usually 0 to 2 posts a day).
+   Replies and retweets are excluded server-side, so only new conversations are read.
+3. **Conversation search** for the school's posts of the last 7 days: as many
+   ``conversation_id:<id>`` clauses as fit, OR-combined, in one query of at most 512
+   characters (about 11 conversations), with ``is:reply -@<handle>`` so that the post
+   itself and every reply already read as a mention are not read (and paid for) twice.
+   Each conversation keeps its own ``since_id`` (at first the post's own id: every reply
+   has a larger id), and conversations searched together end with the same ``since_id``
+   so that they keep sharing one query.
+
+Each request asks ``max_results = min(100, budget left)`` and paging (``next_token``)
+stops when the budget is spent, so a poll never reads past
+:attr:`FetchContext.read_budget_remaining`. A request whose minimum page (5 for
+timelines, 10 for search) exceeds the budget left is not made. When reading stops
+part-way (budget, rate limit, a server error after some pages), the unread id range is
+kept in the cursor (``until_id``) and read first next time, so nothing is skipped and
+nothing is read twice. With the budget already at 0, :meth:`TwitterConnector.fetch`
+raises ``ConnectorError(kind="budget")`` without calling X. (X deduplicates a post
+returned twice on one day; this count does not, so it errs on the safe side.)
+
+Cursor
+------
+A JSON-able dict, stored by the pipeline in the same transaction as the comments, so a
+``since_id`` only advances once the comments it covers are committed::
+
+    {"version": 1, "user_id": "2000", "username": "BrookfieldPS",
+     "mentions":  {"since_id": "...", "until_id": None, "pending_since_id": None},
+     "own_posts": {"since_id": "...", "until_id": None, "pending_since_id": None},
+     "conversations": {"<post id>": {"created_at": "2026-09-08T07:48:16Z", "text": "...",
+                                     "since_id": "...", "until_id": None,
+                                     "pending_since_id": None}}}
+
+A stream's unread range is ``(since_id, until_id)`` (``until_id`` None: up to now;
+``since_id`` None: from ``lookback_days`` ago); ``pending_since_id`` is the newest id
+already read, which becomes ``since_id`` once the range is read.
+
+Errors
+------
+Everything becomes :class:`connectors.base.ConnectorError` (``platform="twitter"``):
+429 ``rate_limit`` with ``retry_after`` from ``x-rate-limit-reset`` (900 s, X's window,
+when the header is missing); 401 ``auth`` (permanent: reconnect the X credentials);
+403 ``permission`` (permanent, naming the endpoint the access tier does not allow);
+5xx, timeouts, connection errors and malformed JSON ``transient`` after
+``max_attempts`` tries with exponential backoff (the injected ``sleep``). Tokens never
+appear in an error or a log: the ``tweepy`` logger (which prints ``Bearer <token>`` at
+DEBUG) is held at INFO or above and its records are redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from connectors.base import CheckResult, ConnectorError, FetchContext, FetchResult
+from monitor.config import AccountConfig, SecretError
+from monitor.domain import Account, Attachment, Comment, Post, iso, parse_time
+
+PLATFORM = "twitter"
+#: Where tweepy sends every request (``BaseClient.request`` hard-codes it).
+X_API_HOST = "https://api.twitter.com"
+TWEET_FIELDS = ("created_at", "author_id", "conversation_id", "in_reply_to_user_id",
+                "referenced_tweets", "attachments", "entities", "edit_history_tweet_ids")
+EXPANSIONS = ("author_id", "attachments.media_keys")
+USER_FIELDS = ("name", "username")
+MEDIA_FIELDS = ("type", "url", "preview_image_url")
+#: X's recent-search window, in days.
+RECENT_SEARCH_DAYS = 7
+#: Query length limit of recent search on the self-serve tiers (characters).
+SEARCH_QUERY_MAX = 512
+#: The rate-limit window X uses: the wait when a 429 carries no x-rate-limit-reset.
+DEFAULT_RATE_LIMIT_WAIT = 900.0
+_PAGE_MAX = 100
+_PAGE_MIN = {"mentions": 5, "own_posts": 5, "search": 10}
+_LOGGERS = ("tweepy", "tweepy.client", "requests_oauthlib", "oauthlib")
+_USER_SECRETS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+_ENDPOINTS = {
+    "mentions": ("GET /2/users/:id/mentions", "the user mention timeline"),
+    "own_posts": ("GET /2/users/:id/tweets", "the user post timeline"),
+    "search": ("GET /2/tweets/search/recent", "recent search"),
+    "user": ("GET /2/users/:id", "user lookup"),
+    "me": ("GET /2/users/me", "the authenticated user lookup (user context)"),
+    "hide": ("PUT /2/tweets/:id/hidden", "hiding replies (user context)"),
+}
+
+
+class _RedactFilter(logging.Filter):
+    """Replaces bearer tokens and known secret values in log records of the
+    ``tweepy``/OAuth loggers (a second line of defence behind the INFO level)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = re.sub(r"(Bearer|OAuth)\s+[^'\"\n]+", r"\1 [redacted]", text)
+        for s in self.secrets:
+            clean = clean.replace(s, "[redacted]")
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_REDACT = _RedactFilter()
+
+
+def quiet_tweepy_logger() -> None:
+    """Hold the ``tweepy`` logger (and the OAuth libraries' loggers) at INFO or above:
+    at DEBUG, ``tweepy.client`` logs each request's headers, ``Authorization: Bearer
+    <token>`` included. Also attaches a redacting filter to each. Idempotent."""
+    for name in _LOGGERS:
+        lg = logging.getLogger(name)
+        if lg.level == logging.NOTSET or lg.level < logging.INFO:
+            lg.setLevel(logging.INFO)
+        if _REDACT not in lg.filters:
+            lg.addFilter(_REDACT)
+
+
+class XTransportAdapter(HTTPAdapter):
+    """The ``requests`` adapter mounted on ``tweepy.Client.session``: gives every request
+    a ``(connect, read)`` timeout (tweepy sets none, so a stalled server would hang the
+    poll forever), does no retries of its own, and, when ``base_url`` is given, sends
+    the requests tweepy addresses to ``https://api.twitter.com`` to that root instead (the
+    loopback fake X server of the demo and the tests).
+
+    :param timeout: seconds, applied as both connect and read timeout.
+    :param base_url: API root such as ``http://127.0.0.1:8123``, or None for X itself.
+    """
+
+    def __init__(self, timeout: float, base_url: str | None = None):
+        super().__init__(max_retries=0)
+        self.timeout = timeout
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        if self.base_url and request.url and request.url.startswith(X_API_HOST):
+            request.url = self.base_url + request.url[len(X_API_HOST):]
+        return super().send(request, stream=stream, timeout=timeout if timeout is not None else self.timeout,
+                            verify=verify, cert=cert, proxies=proxies)
+
+
+@dataclass
+class _Window:
+    """An unread id range of one stream (see the module docstring). ``outcome`` (not
+    stored) says what the last read did: ``finished``, ``cut`` or None (nothing read)."""
+
+    since_id: str | None = None
+    until_id: str | None = None
+    pending_since_id: str | None = None
+    outcome: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def load(cls, d: Any) -> "_Window":
+        if not isinstance(d, Mapping):
+            return cls()
+        return cls(*(_id_or_none(d.get(k)) for k in ("since_id", "until_id", "pending_since_id")))
+
+    def dump(self) -> dict[str, str | None]:
+        return {"since_id": self.since_id, "until_id": self.until_id,
+                "pending_since_id": self.pending_since_id}
+
+    def finish(self, newest: str | None) -> None:
+        """The whole range was read; ``newest`` is the newest id seen (None: nothing)."""
+        self.since_id = _max_id(self.since_id, self.pending_since_id, newest)
+        self.until_id = self.pending_since_id = None
+        self.outcome = "finished"
+
+    def cut(self, newest: str | None, oldest: str | None) -> None:
+        """Reading stopped after ids ``newest``..``oldest`` (None, None: nothing read);
+        ids between ``since_id`` and ``oldest`` stay unread."""
+        if oldest is None:
+            return
+        self.pending_since_id = _max_id(self.pending_since_id, newest)
+        if self.since_id is not None and int(self.since_id) + 1 >= int(oldest):
+            self.finish(None)
+        else:
+            self.until_id = oldest
+            self.outcome = "cut"
+
+    def follow(self, group: "_Window") -> None:
+        """Take over the outcome of a search that covered this conversation among others
+        (``group``'s range started at or before this window's ``since_id``)."""
+        if group.outcome == "finished":
+            self.since_id = _max_id(self.since_id, group.since_id, self.pending_since_id)
+            self.until_id = self.pending_since_id = None
+        elif group.outcome == "cut":
+            assert group.until_id is not None
+            self.pending_since_id = _max_id(self.pending_since_id, group.pending_since_id)
+            if self.since_id is not None and int(self.since_id) + 1 >= int(group.until_id):
+                self.since_id = _max_id(self.since_id, self.pending_since_id)
+                self.until_id = self.pending_since_id = None
+            else:
+                self.until_id = group.until_id
+
+
+@dataclass
+class _Run:
+    """What one fetch has gathered so far."""
+
+    budget: int | None
+    calls: int = 0
+    reads: int = 0
+    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    next_poll_after: float | None = None
+    budget_hit: bool = False
+
+    def page_size(self, kind: str) -> int | None:
+        """max_results for the next page, or None when the budget cannot pay for it."""
+        if self.budget is None:
+            return _PAGE_MAX
+        left = self.budget - self.reads
+        if left < _PAGE_MIN[kind]:
+            if not self.budget_hit:
+                self.warnings.append(
+                    f"X read budget reached: {left} post(s) left this month, fewer than the smallest "
+                    f"page ({_PAGE_MIN[kind]}) of {_ENDPOINTS[kind][0]}; stopped reading (the rest is read "
+                    "when budget is available)")
+            self.budget_hit = True
+            return None
+        return min(_PAGE_MAX, left)
+
+
+class TwitterConnector:
+    """The X connector for one ``[[accounts]]`` table with ``platform = "twitter"``
+    (see the module docstring for endpoints, read plan, cursor and errors).
+
+    :param cfg: the account's config: ``user_id`` and/or ``handle``, ``bearer_token``
+        (app-only, for reading), the four user-context secrets when ``hide_enabled``,
+        ``base_url`` (API root; None for X), ``timeout_seconds``, ``lookback_days``.
+    :param session_adapter: a ``requests`` adapter to mount on the tweepy session for
+        ``https://api.twitter.com`` instead of :class:`XTransportAdapter` (it must set
+        its own timeouts).
+    :param clock: returns "now" (aware UTC), for rate-limit waits; default the system clock.
+    :param sleep: used between retries of transient failures (tests pass a recorder).
+    :param environ: where ``*_env`` secrets are looked up (default ``os.environ``).
+    :param max_attempts: tries per request for 5xx, timeouts and connection errors.
+    :param backoff_seconds: first retry delay; doubled each further try.
+    :param search_window_days: how far back conversations are searched (X: 7 days).
+    """
+
+    def __init__(self, cfg: AccountConfig, *, session_adapter: HTTPAdapter | None = None,
+                 clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 environ: Mapping[str, str] | None = None, max_attempts: int = 3,
+                 backoff_seconds: float = 2.0, search_window_days: float = RECENT_SEARCH_DAYS):
+        if cfg.platform != PLATFORM:
+            raise ValueError(f"accounts: {cfg.name!r} has platform {cfg.platform!r}, not 'twitter'")
+        if not (cfg.user_id or cfg.handle):
+            raise ValueError(f"accounts: {cfg.name!r} needs user_id or handle")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.cfg = cfg
+        self.account = Account(key=cfg.name, platform=PLATFORM, external_id=cfg.external_id,
+                               display_name=f"@{cfg.handle}" if cfg.handle else "")
+        self._adapter = session_adapter
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._sleep = sleep
+        self._environ = environ
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.search_window_days = search_window_days
+        self._reader: tweepy.Client | None = None
+        self._writer: tweepy.Client | None = None
+        self._secrets: set[str] = set()
+        quiet_tweepy_logger()
+
+    # ------------------------------------------------------------------ clients
+    def _secret(self, name: str) -> str:
+        ref = self.cfg.secrets.get(name)
+        if ref is None:
+            raise ConnectorError(f"account {self.cfg.name!r}: no {name} configured (set {name}_env, "
+                                 f"{name}_file or {name}_credential)", platform=PLATFORM, kind="auth",
+                                 permanent=True)
+        try:
+            value = ref.resolve(self._environ)
+        except SecretError as exc:
+            raise ConnectorError(str(exc), platform=PLATFORM, kind="auth", permanent=True) from None
+        self._secrets.add(value)
+        _REDACT.secrets.add(value)
+        return value
+
+    def _mount(self, client: tweepy.Client) -> tweepy.Client:
+        adapter = self._adapter or XTransportAdapter(self.cfg.timeout_seconds, self.cfg.base_url)
+        client.session.mount(X_API_HOST + "/", adapter)
+        if self.cfg.base_url:
+            client.session.trust_env = False  # no proxy between us and a loopback fake
+        return client
+
+    def _read_client(self) -> tweepy.Client:
+        if self._reader is None:
+            self._reader = self._mount(tweepy.Client(bearer_token=self._secret("bearer_token"),
+                                                     return_type=dict, wait_on_rate_limit=False))
+        return self._reader
+
+    def _user_client(self) -> tweepy.Client:
+        if self._writer is None:
+            keys = {k: self._secret(k) for k in _USER_SECRETS}
+            self._writer = self._mount(tweepy.Client(**keys, return_type=dict, wait_on_rate_limit=False))
+        return self._writer
+
+    def close(self) -> None:
+        """Close the HTTP sessions (idempotent)."""
+        for c in (self._reader, self._writer):
+            if c is not None:
+                c.session.close()
+        self._reader = self._writer = None
+
+    # ------------------------------------------------------------------ calls and errors
+    def _redact(self, text: str) -> str:
+        for s in self._secrets:
+            if s:
+                text = text.replace(s, "[redacted]")
+        return re.sub(r"(Bearer|OAuth)\s+\S+", r"\1 [redacted]", text)
+
+    def _call(self, run: _Run | None, kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a tweepy method with bounded retries; map every failure to ConnectorError."""
+        endpoint = _ENDPOINTS[kind][0]
+        err: ConnectorError | None = None
+        for attempt in range(self.max_attempts):
+            if run is not None:
+                run.calls += 1
+            try:
+                result = fn(*args, **kwargs)
+                if not isinstance(result, dict):
+                    raise ValueError("not a JSON object")
+                return result
+            except tweepy.TooManyRequests as exc:
+                raise self._rate_limited(endpoint, exc) from None
+            except tweepy.Unauthorized as exc:
+                raise self._error(exc, kind, "auth") from None
+            except tweepy.Forbidden as exc:
+                raise self._error(exc, kind, "permission") from None
+            except tweepy.NotFound as exc:
+                raise self._error(exc, kind, "not_found") from None
+            except tweepy.BadRequest as exc:
+                raise self._error(exc, kind, "bad_request") from None
+            except tweepy.TwitterServerError as exc:
+                err = self._error(exc, kind, "transient")
+            except tweepy.HTTPException as exc:
+                status = _status(exc)
+                if status is not None and 400 <= status < 500:
+                    raise self._error(exc, kind, "bad_request") from None
+                err = self._error(exc, kind, "transient")
+            except requests.Timeout:
+                err = ConnectorError(f"{endpoint} timed out after {self.cfg.timeout_seconds:g} s "
+                                     f"({self.max_attempts} tries)", platform=PLATFORM, kind="transient")
+            except requests.ConnectionError as exc:
+                err = ConnectorError(f"{endpoint}: cannot connect to X ({type(exc).__name__}; "
+                                     f"{self.max_attempts} tries)", platform=PLATFORM, kind="transient")
+            except ValueError as exc:  # requests.JSONDecodeError, a malformed rate-limit header
+                err = ConnectorError(f"{endpoint}: malformed response from X ({self._redact(str(exc))[:120]})",
+                                     platform=PLATFORM, kind="transient")
+            if attempt + 1 < self.max_attempts:
+                self._sleep(self.backoff_seconds * 2 ** attempt)
+        assert err is not None
+        raise err
+
+    def _rate_limited(self, endpoint: str, exc: tweepy.TooManyRequests) -> ConnectorError:
+        now = self._clock().timestamp()
+        if exc.reset_time is not None:
+            wait = max(1.0, float(exc.reset_time) - now + 1)
+            when = f"the limit resets at {iso(datetime.fromtimestamp(exc.reset_time, timezone.utc))}"
+        else:
+            wait = DEFAULT_RATE_LIMIT_WAIT
+            when = f"no x-rate-limit-reset header: waiting X's {DEFAULT_RATE_LIMIT_WAIT / 60:g}-minute window"
+        return ConnectorError(f"X rate limit reached on {endpoint}; {when} (retry in {wait:.0f} s)",
+                              platform=PLATFORM, kind="rate_limit", retry_after=wait, status=429,
+                              code=_problem_code(exc))
+
+    def _error(self, exc: tweepy.HTTPException, kind: str, what: str) -> ConnectorError:
+        endpoint, label = _ENDPOINTS[kind]
+        status = _status(exc)
+        detail = self._redact("; ".join(str(m) for m in exc.api_messages if m))[:300]
+        code = _problem_code(exc)
+        if what == "auth":
+            where = self.cfg.secrets.get("bearer_token") if kind not in ("me", "hide") else None
+            source = f" (bearer_token from {where.describe()})" if where else ""
+            user_ctx = " user-context" if kind in ("me", "hide") else ""
+            return ConnectorError(
+                f"X rejected the{user_ctx} credentials{source} on {endpoint}: reconnect the X credentials "
+                f"for account {self.cfg.name!r} (a new token from the X developer portal), then run "
+                "`school-monitor check`", platform=PLATFORM, kind="auth", permanent=True, status=status, code=code)
+        if what == "permission":
+            if kind == "hide":
+                return ConnectorError(
+                    f"X refused {endpoint}: only replies in conversations the school's account started can "
+                    f"be hidden, with that account's user-context tokens ({detail or 'forbidden'})",
+                    platform=PLATFORM, kind="refused", permanent=True, status=status, code=code)
+            tier = ("this endpoint needs user-context credentials (consumer key/secret and access "
+                    "token/secret)" if code == "Unsupported Authentication" else
+                    f"the access tier of this X developer App does not allow {label}; Basic or higher is "
+                    "needed to read mentions and search")
+            return ConnectorError(f"X refused {endpoint} (403): {tier}. X says: {detail or 'Forbidden'}",
+                                  platform=PLATFORM, kind="permission", permanent=True, status=status, code=code)
+        if what == "not_found":
+            return ConnectorError(f"X found nothing at {endpoint}: {detail or 'Not Found'}", platform=PLATFORM,
+                                  kind="not_found", permanent=True, status=status, code=code)
+        if what == "bad_request":
+            return ConnectorError(f"X refused the request to {endpoint} as invalid: {detail or exc}",
+                                  platform=PLATFORM, kind="transient", status=status, code=code)
+        return ConnectorError(f"X server error on {endpoint} ({self.max_attempts} tries): {detail or status}",
+                              platform=PLATFORM, kind="transient", status=status, code=code)
+
+    # ------------------------------------------------------------------ identity
+    def _lookup_user(self, run: _Run | None) -> dict[str, str]:
+        client = self._read_client()
+        if self.cfg.user_id:
+            resp = self._call(run, "user", client.get_user, id=self.cfg.user_id)
+            what = f"user id {self.cfg.user_id} (accounts {self.cfg.name!r} user_id)"
+        else:
+            handle = self.cfg.handle.lstrip("@")  # type: ignore[union-attr]
+            resp = self._call(run, "user", client.get_user, username=handle)
+            what = f"@{handle} (accounts {self.cfg.name!r} handle)"
+        data = resp.get("data")
+        if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
+            detail = "; ".join(e.get("detail", "") for e in resp.get("errors", []) if isinstance(e, dict))
+            raise ConnectorError(f"X has no user {what}{': ' + detail if detail else ''}",
+                                 platform=PLATFORM, kind="not_found", permanent=True)
+        return {"id": str(data["id"]), "username": str(data["username"]), "name": str(data.get("name", ""))}
+
+    def _identity(self, cursor: Mapping[str, Any], run: _Run) -> tuple[str, str, bool]:
+        """(user id, username, cursor still valid for this account)."""
+        cid, cname = cursor.get("user_id"), cursor.get("username")
+        want_id = self.cfg.user_id
+        want_handle = self.cfg.handle.lstrip("@").lower() if self.cfg.handle else None
+        if cid and cname and (not want_id or want_id == cid) and (not want_handle or want_handle == cname.lower()):
+            return str(cid), str(cname), True
+        user = self._lookup_user(run)
+        return user["id"], user["username"], bool(cid) and cid == user["id"]
+
+    # ------------------------------------------------------------------ fetch
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        """Poll X for new mentions, new school posts and new replies in their conversations
+        (the read plan of the module docstring).
+
+        :returns: :class:`FetchResult` with ``posts`` (the school's new posts), ``comments``
+            (mentions and replies, the school's own replies included), the new ``cursor``,
+            ``calls`` (HTTP requests), ``reads`` (posts returned by X) and ``warnings``.
+            When reading stops part-way on a rate limit or a server error after some posts
+            were read, the partial result is returned (``next_poll_after`` set, the unread
+            range kept in the cursor) rather than raised, so the reads paid for are kept.
+        :raises ConnectorError: ``budget`` when ``ctx.read_budget_remaining`` is 0 (no call
+            made); ``auth``, ``permission``, ``not_found`` (permanent); ``rate_limit`` and
+            ``transient`` when nothing could be read.
+        """
+        budget = ctx.read_budget_remaining
+        if budget is not None and budget <= 0:
+            cap = f" of {self.cfg.monthly_read_cap}" if self.cfg.monthly_read_cap else ""
+            raise ConnectorError(
+                f"monthly X read budget{cap} posts used up for account {self.cfg.name!r}: reading stopped until "
+                "the next calendar month (raise monthly_read_cap only if your X access tier allows more)",
+                platform=PLATFORM, kind="budget", permanent=False)
+        run = _Run(budget=budget)
+        now = ctx.now
+        uid, username, same = self._identity(ctx.cursor, run)
+        cursor = dict(ctx.cursor) if same else {}
+        mentions = _Window.load(cursor.get("mentions"))
+        own = _Window.load(cursor.get("own_posts"))
+        convs = _load_conversations(cursor.get("conversations"))
+        try:
+            self._read_stream(run, "mentions", self._read_client().get_users_mentions, mentions,
+                              now, uid=uid)
+            self._read_stream(run, "own_posts", self._read_client().get_users_tweets, own, now,
+                              uid=uid, exclude=["replies", "retweets"])
+            for pid, t in run.posts.items():
+                if pid not in convs:
+                    try:
+                        created = iso(parse_time(t["created_at"]))
+                    except (KeyError, ValueError, TypeError):
+                        continue
+                    convs[pid] = {"created_at": created, "text": t.get("text", ""),
+                                  "window": _Window(since_id=pid)}
+            convs = self._prune(convs, now)
+            self._search_conversations(run, convs, username, now)
+        except ConnectorError as exc:
+            if exc.kind not in ("rate_limit", "transient") or run.reads == 0:
+                raise
+            run.warnings.append(f"stopped part-way, kept what was read: {exc}")
+            run.next_poll_after = exc.retry_after if exc.retry_after is not None else 60.0
+        new_cursor = {
+            "version": 1, "user_id": uid, "username": username,
+            "mentions": mentions.dump(), "own_posts": own.dump(),
+            "conversations": {pid: {"created_at": c["created_at"], "text": c["text"], **c["window"].dump()}
+                              for pid, c in sorted(convs.items(), key=lambda kv: int(kv[0]))},
+        }
+        texts = {pid: c["text"] for pid, c in convs.items()}
+        posts = [p for p in (self._post(t, username, run) for t in run.posts.values()) if p]
+        texts.update({p.post_id: p.text for p in posts})
+        comments = [c for c in (self._comment(t, texts, run) for t in run.tweets.values()) if c]
+        return FetchResult(posts=posts, comments=comments, cursor=new_cursor, calls=run.calls,
+                           reads=run.reads, warnings=tuple(run.warnings), next_poll_after=run.next_poll_after)
+
+    def _prune(self, convs: dict[str, dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
+        """Keep the conversations recent search can still reach (and lookback_days covers)."""
+        days = min(float(self.cfg.lookback_days), self.search_window_days)
+        floor = now - timedelta(days=days) + timedelta(minutes=10)
+        return {pid: c for pid, c in convs.items() if parse_time(c["created_at"]) >= floor}
+
+    def _read_stream(self, run: _Run, kind: str, fn: Callable[..., Any], win: _Window, now: datetime,
+                     uid: str | None = None, query: str | None = None, **extra: Any) -> bool:
+        """Read one stream's unread range newest first, page by page, within budget.
+
+        Stores tweets in ``run.tweets`` (or ``run.posts`` for the school's own posts),
+        updates ``win``; returns True when the range was read to its end.
+        """
+        params: dict[str, Any] = {"tweet_fields": list(TWEET_FIELDS), "expansions": list(EXPANSIONS),
+                                  "user_fields": list(USER_FIELDS), "media_fields": list(MEDIA_FIELDS), **extra}
+        if win.since_id:
+            params["since_id"] = win.since_id
+        else:
+            params["start_time"] = now - timedelta(days=self.cfg.lookback_days)
+        if win.until_id:
+            params["until_id"] = win.until_id
+        args = (query,) if query is not None else (uid,)
+        token_name = "next_token" if kind == "search" else "pagination_token"
+        newest = oldest = None
+        token = None
+        while True:
+            size = run.page_size(kind)
+            if size is None:
+                win.cut(newest, oldest)
+                return False
+            params["max_results"] = size
+            if token:
+                params[token_name] = token
+            try:
+                resp = self._call(run, kind, fn, *args, **params)
+            except ConnectorError:
+                win.cut(newest, oldest)
+                raise
+            data = resp.get("data") or []
+            if not isinstance(data, list):
+                data = []
+            meta = resp.get("meta") if isinstance(resp.get("meta"), dict) else {}
+            run.reads += len(data) + len((resp.get("includes") or {}).get("tweets") or [])
+            includes = resp.get("includes") or {}
+            for t in data:
+                if not isinstance(t, dict) or not str(t.get("id", "")).isdigit():
+                    run.warnings.append(f"{_ENDPOINTS[kind][0]}: skipped an entry without a numeric id")
+                    continue
+                t = {**t, "_includes": _expanded(t, includes)}
+                (run.posts if kind == "own_posts" else run.tweets)[str(t["id"])] = t
+            ids = [str(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+            if ids:
+                newest = _max_id(newest, *ids)
+                oldest = min(ids + ([oldest] if oldest else []), key=int)
+            token = meta.get("next_token")
+            if not token or not data:
+                win.finish(newest)
+                return True
+
+    def _search_conversations(self, run: _Run, convs: dict[str, dict[str, Any]], username: str,
+                              now: datetime) -> None:
+        """Recent search over the watched conversations, OR-combined into as few queries as
+        fit in :data:`SEARCH_QUERY_MAX` characters; unfinished ranges first."""
+        suffix = f" is:reply -@{username}"
+        groups: dict[str | None, list[str]] = {}
+        for pid in sorted(convs, key=int, reverse=True):
+            groups.setdefault(convs[pid]["window"].until_id, []).append(pid)
+        batches: list[list[str]] = []
+        for _, pids in sorted(groups.items(), key=lambda kv: kv[0] is None):
+            batch: list[str] = []
+            for pid in pids:
+                if batch and len(_conv_query(batch + [pid], suffix)) > SEARCH_QUERY_MAX:
+                    batches.append(batch)
+                    batch = []
+                batch.append(pid)
+            if batch:
+                batches.append(batch)
+        client = self._read_client()
+        for batch in batches:
+            wins = [convs[p]["window"] for p in batch]
+            group = _Window(since_id=min((w.since_id or p for w, p in zip(wins, batch)), key=int),
+                            until_id=wins[0].until_id,
+                            pending_since_id=_max_id(*(w.pending_since_id for w in wins)))
+            done = False
+            try:
+                done = self._read_stream(run, "search", client.search_recent_tweets, group, now,
+                                         query=_conv_query(batch, suffix))
+            finally:
+                for w in wins:
+                    w.follow(group)
+            if not done:
+                return
+
+    # ------------------------------------------------------------------ mapping
+    def _post(self, t: Mapping[str, Any], username: str, run: _Run) -> Post | None:
+        try:
+            created = parse_time(t["created_at"])
+        except (KeyError, ValueError, TypeError):
+            run.warnings.append(f"X post {t.get('id')}: no valid created_at; skipped")
+            return None
+        raw = _raw(t)
+        return Post(platform=PLATFORM, account=self.cfg.name, post_id=str(t["id"]), text=str(t.get("text", "")),
+                    created_at=created, permalink=f"https://x.com/{username}/status/{t['id']}", raw=raw)
+
+    def _comment(self, t: Mapping[str, Any], texts: Mapping[str, str], run: _Run) -> Comment | None:
+        tid = str(t["id"])
+        refs = t.get("referenced_tweets") or []
+        if any(isinstance(r, dict) and r.get("type") == "retweeted" for r in refs):
+            return None  # a retweet repeats another post's words; the original is what counts
+        author_id = t.get("author_id")
+        try:
+            created = parse_time(t["created_at"])
+        except (KeyError, ValueError, TypeError):
+            created = None
+        if not author_id or created is None or "text" not in t:
+            run.warnings.append(f"X post {tid}: missing {'author_id' if not author_id else 'created_at' if created is None else 'text'}; skipped")
+            return None
+        inc = t.get("_includes") or {}
+        author = (inc.get("users") or [{}])[0]
+        handle = author.get("username")
+        conversation = str(t.get("conversation_id") or tid)
+        parent = next((str(r.get("id")) for r in refs if isinstance(r, dict) and r.get("type") == "replied_to"), None)
+        if parent == conversation:
+            parent = None  # a direct reply to the school's post is a top-level comment
+        attachments = tuple(_attachment(m) for m in inc.get("media") or [])
+        keys = (t.get("attachments") or {}).get("media_keys") or []
+        if len(attachments) < len(keys):  # media not expanded: still record that there was some
+            attachments += tuple(Attachment(type="other") for _ in range(len(keys) - len(attachments)))
+        return Comment(
+            platform=PLATFORM, account=self.cfg.name, post_id=conversation, comment_id=tid, parent_id=parent,
+            author_id=f"tw:{author_id}", author_name=str(author.get("name") or ""), text=str(t["text"]),
+            created_at=created,
+            permalink=f"https://x.com/{handle}/status/{tid}" if handle else f"https://x.com/i/web/status/{tid}",
+            attachments=attachments, raw=_raw(t), post_text=texts.get(conversation), author_handle=handle,
+        )
+
+    # ------------------------------------------------------------------ check and actions
+    def check(self) -> list[CheckResult]:
+        """Verify the bearer token (user lookup, no post read) and, when ``hide_enabled``,
+        the user-context credentials (``GET /2/users/me`` must be the school's account).
+        Never raises: each failure is a ``CheckResult`` with ``ok=False`` and one line."""
+        name = f"x:{self.cfg.name}"
+        results: list[CheckResult] = []
+        try:
+            user = self._lookup_user(None)
+        except ConnectorError as exc:
+            results.append(CheckResult(f"{name} bearer token", False, str(exc)))
+            user = None
+        else:
+            ok = not (self.cfg.handle and user["username"].lower() != self.cfg.handle.lstrip("@").lower())
+            detail = (f"bearer token accepted; @{user['username']} is user {user['id']}" if ok else
+                      f"bearer token accepted, but user {user['id']} is @{user['username']}, not the configured "
+                      f"handle @{self.cfg.handle.lstrip('@')}")  # type: ignore[union-attr]
+            results.append(CheckResult(f"{name} bearer token", ok, detail))
+        if self.cfg.hide_enabled:
+            try:
+                me = self._call(None, "me", self._user_client().get_me, user_auth=True).get("data") or {}
+            except ConnectorError as exc:
+                results.append(CheckResult(f"{name} user context (hide replies)", False, str(exc)))
+            else:
+                school_id = user["id"] if user else self.cfg.user_id
+                if school_id and str(me.get("id")) != school_id:
+                    results.append(CheckResult(
+                        f"{name} user context (hide replies)", False,
+                        f"the access token belongs to @{me.get('username')} (user {me.get('id')}), not the school's "
+                        f"account {school_id}: X only lets the account that started a conversation hide its replies"))
+                else:
+                    results.append(CheckResult(f"{name} user context (hide replies)", True,
+                                               f"user-context tokens accepted for @{me.get('username')}"))
+        return results
+
+    def hide(self, comment_id: str, hidden: bool = True) -> None:
+        """Hide (or unhide) a reply to one of the school's posts: ``PUT /2/tweets/:id/hidden``
+        with user-context credentials.
+
+        :raises ConnectorError: ``refused`` when ``hide_enabled`` is off, the id is not an X
+            post id, or X refuses (not a reply in the school's conversation); ``auth``,
+            ``rate_limit``, ``transient`` as for reading.
+        """
+        verb = "hide" if hidden else "unhide"
+        if not self.cfg.hide_enabled:
+            raise ConnectorError(f"not allowed to {verb} X reply {comment_id}: hiding is off for account "
+                                 f"{self.cfg.name!r} (set hide_enabled = true and the four user-context secrets)",
+                                 platform=PLATFORM, kind="refused", permanent=True)
+        if not str(comment_id).isdigit():
+            raise ConnectorError(f"cannot {verb} {comment_id!r}: not an X post id", platform=PLATFORM,
+                                 kind="refused", permanent=True)
+        client = self._user_client()
+        fn = client.hide_reply if hidden else client.unhide_reply
+        resp = self._call(None, "hide", fn, str(comment_id), user_auth=True)
+        if (resp.get("data") or {}).get("hidden") is not hidden:
+            raise ConnectorError(f"X did not confirm {verb} of reply {comment_id} (answer: {resp.get('data')})",
+                                 platform=PLATFORM, kind="refused", permanent=False)
+
+    def block(self, author_id: str, *, handle: str | None = None) -> str:
+        """X offers no block endpoint to ordinary access tiers (it is Enterprise-only and
+        tweepy 4.15 removed ``Client.block``), so this always raises, telling a person how
+        to block in the X app.
+
+        :param author_id: ``tw:<id>`` or the bare X user id; ``handle`` the username if known.
+        :raises ConnectorError: ``kind="refused"`` (permanent) whose message has the steps
+            and the profile link.
+        """
+        uid = str(author_id).split(":", 1)[-1]
+        link = f"https://x.com/{handle.lstrip('@')}" if handle else f"https://x.com/i/user/{uid}"
+        who = f"@{handle.lstrip('@')}" if handle else f"user {uid}"
+        school = f"@{self.cfg.handle.lstrip('@')}" if self.cfg.handle else "the school's account"
+        raise ConnectorError(
+            f"X does not allow blocking through its API for this access tier. To block {who}: sign in to X as "
+            f"{school}, open {link}, tap the ⋯ (More) button on the profile and choose Block",
+            platform=PLATFORM, kind="refused", permanent=True)
+
+
+# ---------------------------------------------------------------------- helpers
+def _is_id(v: Any) -> bool:
+    return isinstance(v, (str, int)) and str(v).isdigit()
+
+
+def _id_or_none(v: Any) -> str | None:
+    return str(v) if _is_id(v) else None
+
+
+def _max_id(*ids: str | None) -> str | None:
+    real = [str(i) for i in ids if i is not None and _is_id(i)]
+    return max(real, key=int) if real else None
+
+
+def _status(exc: tweepy.HTTPException) -> int | None:
+    return getattr(exc.response, "status_code", None)
+
+
+def _problem_code(exc: tweepy.HTTPException) -> int | str | None:
+    if exc.api_codes:
+        return exc.api_codes[0]
+    try:
+        body = exc.response.json()
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(body, dict):
+        return body.get("reason") or body.get("title")
+    return None
+
+
+def _conv_query(pids: list[str], suffix: str) -> str:
+    clauses = " OR ".join(f"conversation_id:{p}" for p in pids)
+    return (f"({clauses})" if len(pids) > 1 else clauses) + suffix
+
+
+def _load_conversations(d: Any) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(d, Mapping):
+        return out
+    for pid, c in d.items():
+        if not _is_id(pid) or not isinstance(c, Mapping):
+            continue
+        try:
+            created = iso(parse_time(str(c.get("created_at"))))
+        except ValueError:
+            continue
+        win = _Window.load(c)
+        if win.since_id is None:
+            win.since_id = str(pid)
+        out[str(pid)] = {"created_at": created, "text": str(c.get("text") or ""), "window": win}
+    return out
+
+
+def _expanded(t: Mapping[str, Any], includes: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
+    media = {m.get("media_key"): m for m in includes.get("media") or [] if isinstance(m, dict)}
+    keys = (t.get("attachments") or {}).get("media_keys") or [] if isinstance(t.get("attachments"), dict) else []
+    author = users.get(str(t.get("author_id")))
+    return {"users": [author] if author else [], "media": [media[k] for k in keys if k in media]}
+
+
+def _raw(t: Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence payload: the tweet JSON and its expanded author and media, in the shape
+    of a single-post lookup (``GET /2/tweets/:id``) response."""
+    data = {k: v for k, v in t.items() if k != "_includes"}
+    inc = {k: v for k, v in (t.get("_includes") or {}).items() if v}
+    return {"data": data, "includes": inc} if inc else {"data": data}
+
+
+def _attachment(m: Mapping[str, Any]) -> Attachment:
+    kind = m.get("type")
+    if kind in ("photo", "video", "animated_gif"):
+        return Attachment(type=kind, url=m.get("url") or m.get("preview_image_url"))
+    return Attachment(type="other", url=m.get("url") or m.get("preview_image_url"))
