@@ -243,7 +243,7 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
     detail = f"{gmsg} (Graph {code}" + (f"/{sub}" if sub else "") + (f", fbtrace_id {trace})" if trace else ")")
     if code == 190 or status == 401:
         return ConnectorError(
-            f"Page access token refused on {where}: {detail}. Reconnect the Page: generate a "
+            f"Page access token refused on {where}: {detail}; reconnect the Page: generate a "
             "new Page access token (Meta Business Suite / Graph API Explorer) and update the "
             "account's token; polling is paused until `school-monitor check` passes",
             platform=PLATFORM, kind="auth", permanent=True, status=status, code=code or 190)
@@ -289,7 +289,8 @@ class GraphClient:
     :param max_attempts: tries per call for transient failures (5xx, HTML pages,
         timeouts, network errors, malformed JSON); backoff 1 s, 2 s, 4 s ...
     :ivar calls: HTTP requests sent so far (retries included).
-    :ivar usage: the most recent :class:`Usage` seen, or None.
+    :ivar usage: the :class:`Usage` of the latest response, or None when it had no
+        usage headers.
     """
 
     def __init__(self, *, base_url: str, version: str, token: str, app_secret: str | None = None,
@@ -371,9 +372,7 @@ class GraphClient:
                 last = ConnectorError(f"network error ({type(exc).__name__}) on {where}", platform=PLATFORM,
                                       kind="transient", retry_after=60.0)
             else:
-                usage = parse_usage(resp.headers)
-                if usage is not None:
-                    self.usage = usage
+                self.usage = parse_usage(resp.headers)  # the latest response is authoritative
                 result, err = self._decode(resp, where, action)
                 if err is None:
                     return result
