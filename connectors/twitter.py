@@ -464,6 +464,8 @@ class TwitterConnector:
         want_handle = self.cfg.handle.lstrip("@").lower() if self.cfg.handle else None
         if cid and cname and (not want_id or want_id == cid) and (not want_handle or want_handle == cname.lower()):
             return str(cid), str(cname), True
+        if want_id and want_handle:  # both configured: no lookup (``check`` verifies they match)
+            return want_id, self.cfg.handle.lstrip("@"), cid == want_id  # type: ignore[union-attr]
         user = self._lookup_user(run)
         return user["id"], user["username"], bool(cid) and cid == user["id"]
 
