@@ -1,0 +1,272 @@
+"""Evaluate the policy categoriser and the strike policy on a labelled JSONL.
+
+Usage::
+
+    python benchmarks/policy_eval.py LABELLED.jsonl SCHOOL.toml [--mode auto|replay|inprocess]
+                                     [--json OUT.json] [--errors]
+
+LABELLED.jsonl lines are shaped like ``monitor/demo_data/comments.jsonl``: ``id``,
+``platform``, ``post``, ``author_id``, ``author_name``, ``created_at``, ``text``,
+``attachment`` (null/"photo"/"video"), ``categories`` (the labelled policy keys) and
+``escalate``. SCHOOL.toml is a config (a roster-only file is enough).
+
+Prints per-key precision, recall and F1, macro-F1 over the eleven keys, escalation
+precision and recall, complaints counted as strikes (must be 0), and block
+recommendations against the authors whose *labelled* strikes reach the policy's
+threshold (the same :func:`classifiers.policy.strikes.decide` run over the labels).
+
+Modes:
+
+* ``replay``: runs the product (``school-monitor replay FILE --config CONF --db DB
+  --alerts-out ALERTS``), reads the keys from the DB's ``assessments`` table and the
+  escalations / block recommendations from the alerts file;
+* ``inprocess``: :class:`~classifiers.policy.Categoriser` and
+  :func:`~classifiers.policy.strikes.decide` over the file in ``created_at`` order,
+  scores from ``classifiers.build_engine`` when it exists, else the embedded scorer,
+  else zero scores (said in the output);
+* ``auto`` (default): replay when the ``replay`` command works, else in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.config import load_config  # noqa: E402
+from monitor.domain import POLICY_KEYS, Attachment, Comment, Scores, StrikeRecord, parse_time  # noqa: E402
+from classifiers.policy import Categoriser, decide, strike_records  # noqa: E402
+
+
+def read_rows(path: str) -> list[dict]:
+    """The labelled rows, in created_at order (ties by id).
+
+    :raises SystemExit: a line that is not JSON or lacks a field (names the line).
+    """
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row["_at"] = parse_time(row["created_at"])
+                row.setdefault("categories", [])
+            except (ValueError, KeyError) as exc:
+                raise SystemExit(f"{path}:{n}: bad row: {exc}")
+            rows.append(row)
+    rows.sort(key=lambda r: (r["_at"], r["id"]))
+    return rows
+
+
+def to_comment(row: dict) -> Comment:
+    """A labelled row as a :class:`~monitor.domain.Comment` (``comment_id`` = row id)."""
+    att = (Attachment(type=row["attachment"]),) if row.get("attachment") else ()
+    return Comment(platform=row["platform"], account=row["platform"], post_id=row.get("post", "")[:40],
+                   comment_id=row["id"], parent_id=None, author_id=row["author_id"],
+                   author_name=row.get("author_name", ""), text=row.get("text", ""),
+                   created_at=row["_at"], attachments=att, post_text=row.get("post"))
+
+
+def make_scorer(config):
+    """``(score_fn(texts) -> list[Scores], description)``."""
+    try:
+        from classifiers import build_engine  # type: ignore[attr-defined]
+
+        engine = build_engine(config)
+        if hasattr(engine, "score_texts"):
+            return engine.score_texts, f"classifiers.build_engine ({getattr(engine, 'name', '?')})"
+        if hasattr(engine, "score_comments"):
+            return engine.score_comments, f"classifiers.build_engine ({getattr(engine, 'name', '?')})"
+    except Exception as exc:  # noqa: BLE001 - any failure falls back, and is said
+        note = f"build_engine unavailable ({type(exc).__name__})"
+    else:
+        note = "build_engine has no known scoring method"
+    try:
+        from classifiers.embedded import EmbeddedScorer
+
+        sc = EmbeddedScorer()
+
+        def fn(texts):
+            return [Scores(values=v, model=sc.name, model_version=sc.version) for v in sc.score(texts)]
+
+        return fn, f"embedded scorer {sc.version} (no language detection; {note})"
+    except Exception as exc:  # noqa: BLE001
+        return (lambda texts: [Scores(values={}, model="none", model_version="0") for _ in texts],
+                f"ZERO scores ({note}; embedded: {type(exc).__name__}: {exc})")
+
+
+def run_inprocess(rows: list[dict], config) -> tuple[dict, set, set, str]:
+    """Predicted keys per id, escalated ids, block-recommended authors."""
+    cat = Categoriser(config)
+    score_fn, desc = make_scorer(config)
+    comments = [to_comment(r) for r in rows]
+    scores = []
+    for i in range(0, len(comments), 64):
+        batch = comments[i:i + 64]
+        out = score_fn([c.text for c in batch])
+        scores.extend(s if isinstance(s, Scores) else Scores(values=s, model="?", model_version="?") for s in out)
+    pred, escalated, blocked = {}, set(), set()
+    strikes: dict[str, list[StrikeRecord]] = defaultdict(list)
+    last_rec: dict[str, object] = {}
+    for c, s in zip(comments, scores):
+        a = cat.assess(c, s)
+        pred[c.comment_id] = list(a.categories)
+        if a.escalate:
+            escalated.add(c.comment_id)
+        recs = strike_records(c, a)
+        if recs:
+            strikes[c.author_id].extend(recs)
+            d = decide(c.author_id, strikes[c.author_id], c.created_at, config.policy, last_rec.get(c.author_id))
+            if d.recommend_block:
+                blocked.add(c.author_id)
+                last_rec[c.author_id] = c.created_at
+    return pred, escalated, blocked, f"in-process Categoriser, scores: {desc}"
+
+
+def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
+    """Run ``school-monitor replay`` and read its DB and alerts file.
+
+    :raises RuntimeError: the command failed (its stderr is included).
+    """
+    exe = Path(sys.executable).with_name("school-monitor")
+    cmd0 = [str(exe)] if exe.exists() else [sys.executable, "-m", "monitor.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db, alerts = os.path.join(tmp, "replay.db"), os.path.join(tmp, "alerts.jsonl")
+        proc = subprocess.run([*cmd0, "replay", path, "--config", conf, "--db", db, "--alerts-out", alerts,
+                               "--mail-dir", os.path.join(tmp, "mail")],
+                              capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(f"replay exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        con = sqlite3.connect(db)
+        pred: dict[str, list[str]] = {}
+        cols = [r[1] for r in con.execute("PRAGMA table_info(assessments)")]
+        order = "ORDER BY rowid"
+        for row in con.execute(f"SELECT comment_id, categories FROM assessments {order}"):
+            pred[row[0]] = list(json.loads(row[1] or "[]"))  # the latest assessment wins
+        # map native comment ids back to the file's ids when replay keeps them apart
+        ccols = [r[1] for r in con.execute("PRAGMA table_info(comments)")]
+        id_map = {}
+        for src in ("source_id", "external_ref", "file_id"):
+            if src in ccols:
+                id_map = dict(con.execute(f"SELECT comment_id, {src} FROM comments"))
+                break
+        con.close()
+        if id_map:
+            pred = {id_map.get(k, k) or k: v for k, v in pred.items()}
+        escalated, blocked = set(), set()
+        with open(alerts, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                al = json.loads(line)
+                ids = [id_map.get(i, i) or i for i in al.get("comment_ids", [])]
+                if al.get("kind") == "escalation":
+                    escalated.update(ids)
+                elif al.get("kind") == "block_recommendation":
+                    blocked.add(al.get("author_id"))
+        _ = cols
+    return pred, escalated, blocked, "school-monitor replay"
+
+
+def labelled_blocks(rows: list[dict], config) -> set:
+    """Authors whose labelled strikes reach the policy's threshold (same rules)."""
+    strikes: dict[str, list[StrikeRecord]] = defaultdict(list)
+    last: dict[str, object] = {}
+    out = set()
+    own = set(config.school.own_accounts)
+    for r in rows:
+        if r["author_id"] in own:
+            continue
+        keys = [k for k in r["categories"] if k in config.policy.strike_keys]
+        if not keys:
+            continue
+        strikes[r["author_id"]].extend(StrikeRecord(r["platform"], r["id"], k, r["_at"]) for k in keys)
+        d = decide(r["author_id"], strikes[r["author_id"]], r["_at"], config.policy, last.get(r["author_id"]))
+        if d.recommend_block:
+            out.add(r["author_id"])
+            last[r["author_id"]] = r["_at"]
+    return out
+
+
+def evaluate(rows, pred, escalated, blocked, config) -> dict:
+    """Figures as a dict (also printed by :func:`main`)."""
+    per_key = {}
+    f1s = []
+    for k in POLICY_KEYS:
+        tp = sum(1 for r in rows if k in r["categories"] and k in pred.get(r["id"], []))
+        fp = sum(1 for r in rows if k not in r["categories"] and k in pred.get(r["id"], []))
+        fn = sum(1 for r in rows if k in r["categories"] and k not in pred.get(r["id"], []))
+        p = tp / (tp + fp) if tp + fp else (1.0 if fn == 0 else 0.0)
+        rc = tp / (tp + fn) if tp + fn else 1.0
+        f = 2 * p * rc / (p + rc) if p + rc else 0.0
+        per_key[k] = {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": rc, "f1": f, "support": tp + fn}
+        f1s.append(f)
+    esc_true = {r["id"] for r in rows if r.get("escalate")}
+    tp = len(esc_true & escalated)
+    esc = {"precision": tp / len(escalated) if escalated else 1.0, "recall": tp / len(esc_true) if esc_true else 1.0,
+           "tp": tp, "fp": len(escalated - esc_true), "fn": len(esc_true - escalated)}
+    complaint_strikes = sum(1 for r in rows for k in pred.get(r["id"], [])
+                            if k.startswith("complaint_") and k in config.policy.strike_keys)
+    expected = labelled_blocks(rows, config)
+    return {"per_key": per_key, "macro_f1": sum(f1s) / len(f1s), "escalation": esc,
+            "complaint_strikes": complaint_strikes,
+            "blocks": {"expected": sorted(expected), "predicted": sorted(blocked),
+                       "missing": sorted(expected - blocked), "extra": sorted(blocked - expected),
+                       "exact": expected == blocked}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("labelled")
+    ap.add_argument("school")
+    ap.add_argument("--mode", choices=("auto", "replay", "inprocess"), default="auto")
+    ap.add_argument("--json", help="also write the figures as JSON here")
+    ap.add_argument("--errors", action="store_true", help="list each wrong comment")
+    args = ap.parse_args(argv)
+    config = load_config(args.school)
+    rows = read_rows(args.labelled)
+    how = None
+    if args.mode in ("auto", "replay"):
+        try:
+            pred, escalated, blocked, how = run_replay(args.labelled, args.school)
+        except Exception as exc:  # noqa: BLE001
+            if args.mode == "replay":
+                print(f"replay failed: {exc}", file=sys.stderr)
+                return 1
+            print(f"(replay not usable: {str(exc).splitlines()[0][:200]}; running in-process)", file=sys.stderr)
+    if how is None:
+        pred, escalated, blocked, how = run_inprocess(rows, config)
+    res = evaluate(rows, pred, escalated, blocked, config)
+    print(f"{len(rows)} comments from {args.labelled}; path: {how}")
+    print(f"{'key':<20} {'P':>6} {'R':>6} {'F1':>6} {'TP':>4} {'FP':>4} {'FN':>4}")
+    for k, v in res["per_key"].items():
+        print(f"{k:<20} {v['precision']:6.2f} {v['recall']:6.2f} {v['f1']:6.2f} {v['tp']:4d} {v['fp']:4d} {v['fn']:4d}")
+    print(f"macro-F1 (11 keys): {res['macro_f1']:.3f}")
+    e = res["escalation"]
+    print(f"escalation: precision {e['precision']:.3f} recall {e['recall']:.3f} (TP {e['tp']}, FP {e['fp']}, FN {e['fn']})")
+    print(f"complaints counted as strikes: {res['complaint_strikes']}")
+    b = res["blocks"]
+    print(f"block recommendations: {len(b['predicted'])} predicted, {len(b['expected'])} implied by labels; "
+          f"exact match: {b['exact']}; missing {b['missing']}; extra {b['extra']}")
+    if args.errors:
+        for r in rows:
+            p, t = set(pred.get(r["id"], [])), set(r["categories"])
+            if p != t:
+                print(f"  {r['id']} {r['author_id']} +{sorted(p - t)} -{sorted(t - p)} | {r['text'][:150]}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

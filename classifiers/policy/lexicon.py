@@ -1,0 +1,254 @@
+"""Policy lexicons: the words and patterns the categoriser uses, kept as data.
+
+The package ships TOML files in ``classifiers/policy/lexicons/``; a school extends them
+with ``[policy] lexicon_files = ["local-slang.toml"]`` and/or an inline ``[policy.lexicon]``
+table of the same shape. Everything is merged (lists are concatenated), shipped files
+first. No school's names are in the shipped files: staff, school name and aliases come
+from ``[[staff]]`` and ``[school]`` in the config.
+
+Lexicon TOML format
+-------------------
+A lexicon file holds *sections*; each section is a table with up to two lists::
+
+    [insult]                      # section name (see the table below)
+    words = ["prat", "useless cow", "waste of space"]
+    patterns = ['couldn.?t organi[sz]e a p\\S*ss up']
+
+* ``words``: plain words or phrases. Matched case-insensitively on whole words; spaces
+  match any run of whitespace; an apostrophe is optional (``cant`` matches ``can't``); a
+  trailing ``s``/``es``/``'s`` is allowed; and letters other than the first and last may
+  be masked with ``* # @ $ % ! . _ -`` in the sections ``slur``, ``insult``,
+  ``identity_hostility``, ``threat`` and ``mockery`` (so ``paki`` also matches ``p*ki``,
+  ``faggot`` matches ``f****t``).
+* ``patterns``: Python regular expressions (:mod:`re` syntax, write them as TOML
+  literal strings in single quotes), matched case-insensitively on the comment text after
+  normalisation (lower case, curly quotes made straight, accents removed: ``ț`` -> ``t``).
+
+A section may also be a plain list, taken as ``words``. Unknown sections are refused
+(:class:`LexiconError`), so a typo in a school's file does not silently do nothing.
+
+Sections
+--------
+========================  ==============================================================
+``titles``                courtesy titles before a surname (``mrs``, ``miss``, ``pani``)
+``common_words``          words that are also surnames (``hope``, ``bell``): a roster
+                          surname in this list is only matched with a title, a possessive
+                          or a capital letter not at the start of a sentence
+``staff_role``            staff by role (``the head``, ``dinner ladies``, ``the office``)
+``role_<config role>``    words naming the holder of one configured ``role`` (e.g.
+                          ``role_headteacher = ["the head", "headteacher"]``) so the
+                          evidence can name the person
+``not_staff``             guards that cancel a staff-role match (``head lice``,
+                          ``hit his head``)
+``pupil``                 pupils of the school (``the kids``, ``year 6``, ``that lad``)
+``own_child``             the writer's own child (``my son``, ``our little one``)
+``school``                the school as an institution (``this school``, ``the trust``)
+``other_school``          other schools and their pupils (``st mark's``, ``other school``)
+``parent``                other parents and adults (``you lot``, ``his mum``)
+``insult``                insults, name-calling and demeaning remarks about a person
+``mockery``               mockery or sarcasm aimed at a person (needs a target)
+``complaint``             dissatisfaction with a service, decision or conduct
+``staff_act``             harmful or improper acts (grabbed, shouted at, fiddling)
+``pupil_act``             wrongdoing by pupils (bullying, stealing, vaping)
+``harm_sign``             signs of harm to a child (``scared of him``, ``bruise``)
+``hedge``                 hedged insinuation (``not saying``, ``is it true``)
+``assertion``             claims presented as fact or passed on (``everyone knows``)
+``branding``              branding words for a person (``thief``, ``drunk``, ``fraud``)
+``school_wrong``          wrongdoing by the institution (``cover up``, ``off-rolling``)
+``defence``               defending staff/denying a claim (``nobody is saying``)
+``threat``                threats, incitement and literal wishes of harm
+``idiom``                 violent-sounding idioms that are not threats (removed first)
+``own_child_hyperbole``   ``i'll kill him`` style lines, not threats when said of one's own
+                          child
+``slur``                  slurs (race, ethnicity, religion, sexuality, gender identity)
+``identity_hostility``    hostility based on identity without a slur (``send them back``)
+``identity_term``         identity words (used with the ``identity_attack`` score)
+``reporting``             quoting to report (``called my son a``, ``reported``)
+``image_ref``             text saying an attached image shows a member of staff
+``image_object``          things a photo shows that are not a person (car, letter)
+``praise``                praise words (guards score-only offensive decisions)
+========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+SECTIONS: tuple[str, ...] = (
+    "titles", "common_words", "staff_role", "not_staff", "pupil", "own_child", "school",
+    "other_school", "parent", "insult", "mockery", "complaint", "staff_act", "pupil_act",
+    "harm_sign", "hedge", "assertion", "branding", "school_wrong", "defence", "threat",
+    "idiom", "own_child_hyperbole", "slur", "identity_hostility", "identity_term",
+    "reporting", "image_ref", "image_object", "praise",
+)
+_MASK = r"[*#@$%!._\-]"
+#: Sections whose ``words`` also match masked spellings (``sh*t``, ``p*ki``).
+MASKED_SECTIONS = frozenset({"slur", "insult", "identity_hostility", "threat", "mockery"})
+
+
+class LexiconError(ValueError):
+    """A lexicon file or inline table is malformed; the message names the source, the
+    section and the entry."""
+
+
+def normalise(text: str) -> str:
+    """Lower-case ``text``, straighten quotes and strip accents, keeping its length, so
+    offsets in the result are offsets in the original.
+
+    >>> normalise("Doamna ȚIPĂ’s")
+    "doamna tipa's"
+    """
+    out = []
+    for ch in text:
+        if ch in "\u2018\u2019\u02bc\u0060\u00b4":
+            out.append("'")
+            continue
+        if ch in "\u201c\u201d\u201e":
+            out.append('"')
+            continue
+        low = ch.lower()
+        if len(low) != 1:
+            low = ch
+        if not low.isascii():
+            base = unicodedata.normalize("NFKD", low)[0]
+            if base.isascii() and base.isalpha():
+                low = base
+        out.append(low)
+    return "".join(out)
+
+
+def word_regex(phrase: str, masked: bool = False) -> str:
+    """The regex a ``words`` entry compiles to (see the module docstring); ``masked``
+    lets inner letters be replaced by masking characters."""
+    phrase = normalise(phrase.strip())
+    tokens = phrase.split()
+    parts = []
+    for tok in tokens:
+        chars = []
+        for i, ch in enumerate(tok):
+            if ch == "'":
+                chars.append("'?")
+            elif masked and ch.isalpha() and 0 < i < len(tok) - 1:
+                chars.append(f"(?:{re.escape(ch)}|{_MASK}+)")
+            else:
+                chars.append(re.escape(ch))
+        parts.append("".join(chars))
+    body = r"\s+".join(parts)
+    return rf"(?<![\w*]){body}(?:'?s|es)?(?![\w*])"
+
+
+@dataclass
+class Section:
+    """One section: its compiled regexes, each with the source entry (for evidence)."""
+
+    name: str
+    entries: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+
+    def finditer(self, norm: str) -> Iterator[tuple[str, re.Match[str]]]:
+        """All matches in normalised text as ``(entry, match)``."""
+        for entry, rx in self.entries:
+            for m in rx.finditer(norm):
+                if m.end() > m.start():
+                    yield entry, m
+
+    def search(self, norm: str) -> tuple[str, re.Match[str]] | None:
+        """The first entry that matches (in entry order), or None."""
+        for entry, rx in self.entries:
+            m = rx.search(norm)
+            if m and m.end() > m.start():
+                return entry, m
+        return None
+
+    def words(self) -> list[str]:
+        """The plain entries (used for ``titles`` and ``common_words``)."""
+        return [e for e, _ in self.entries]
+
+
+class Lexicon:
+    """All sections, merged from the shipped files and the school's extensions.
+
+    Build with :func:`load_lexicon`. ``lexicon[name]`` is a :class:`Section` (empty when
+    no file defines it).
+    """
+
+    def __init__(self) -> None:
+        self.sections: dict[str, Section] = {name: Section(name) for name in SECTIONS}
+        self.raw_words: dict[str, list[str]] = {name: [] for name in SECTIONS}
+        self.sources: list[str] = []
+
+    def __getitem__(self, name: str) -> Section:
+        return self.sections[name]
+
+    def role_sections(self) -> dict[str, Section]:
+        """``{config role: section}`` for every ``role_<config role>`` section."""
+        return {n[5:]: s for n, s in self.sections.items() if n.startswith("role_")}
+
+    def add(self, data: Mapping[str, Any], source: str) -> None:
+        """Merge one parsed lexicon table.
+
+        :raises LexiconError: unknown section, wrong types or a bad regular expression,
+            naming ``source``, the section and the entry.
+        """
+        for name, value in data.items():
+            if name in ("meta", "description"):
+                continue
+            if name not in self.sections and name.startswith("role_") and len(name) > 5:
+                self.sections[name] = Section(name)
+                self.raw_words[name] = []
+            if name not in self.sections:
+                raise LexiconError(
+                    f"{source}: unknown lexicon section [{name}] (known: {', '.join(SECTIONS)})")
+            if isinstance(value, list):
+                value = {"words": value}
+            if not isinstance(value, Mapping):
+                raise LexiconError(f"{source}: [{name}] must be a table with words/patterns or a list")
+            for kind in value:
+                if kind not in ("words", "patterns", "description"):
+                    raise LexiconError(f"{source}: [{name}] unknown key {kind!r} (expected words, patterns)")
+            for kind in ("words", "patterns"):
+                items = value.get(kind, [])
+                if not isinstance(items, list) or not all(isinstance(x, str) and x.strip() for x in items):
+                    raise LexiconError(f"{source}: [{name}].{kind} must be a list of non-empty strings")
+                for item in items:
+                    if kind == "words":
+                        self.raw_words[name].append(normalise(item.strip()))
+                        rx_text = word_regex(item, masked=name in MASKED_SECTIONS)
+                    else:
+                        rx_text = item
+                    try:
+                        rx = re.compile(rx_text, re.IGNORECASE)
+                    except re.error as exc:
+                        raise LexiconError(f"{source}: [{name}].{kind} {item!r}: bad regular expression: {exc}") from None
+                    self.sections[name].entries.append((item, rx))
+        self.sources.append(source)
+
+
+def shipped_files() -> list[Path]:
+    """The lexicon files shipped in the package, in load order (sorted by name)."""
+    base = resources.files("classifiers.policy") / "lexicons"
+    return sorted((Path(str(p)) for p in base.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+
+
+def load_lexicon(extra_files: Iterable[str] = (), inline: Mapping[str, Any] | None = None) -> Lexicon:
+    """Load the shipped lexicons, then ``extra_files`` (paths), then ``inline``.
+
+    :raises LexiconError: a file is missing, not TOML, or malformed (message names it).
+    """
+    lex = Lexicon()
+    for path in [*shipped_files(), *(Path(f) for f in extra_files)]:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LexiconError(f"{path}: cannot read lexicon file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise LexiconError(f"{path}: not valid TOML: {exc}") from None
+        lex.add(data, str(path))
+    if inline:
+        lex.add(inline, "[policy.lexicon]")
+    return lex
