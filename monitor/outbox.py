@@ -1,0 +1,346 @@
+"""The outbox: turns stored alerts into emails and delivers them, exactly once, never lost.
+
+An alert reaches the outbox already stored (``alerts`` row, status ``pending``, written by
+the pipeline in the same transaction as the assessment that caused it). :meth:`Outbox.deliver`
+(the daemon runs it every minute and after each poll) then does three things:
+
+1. **Build.** Urgent alerts (``escalation``, ``reconnect``, ``permission``,
+   ``account_stale``) become one message each at once. Other alerts
+   (``needs_review``, ``block_recommendation``, ``read_budget``) are grouped, as
+   Alertmanager groups, by post ``(platform, post_id)`` (by account for account-level
+   alerts) and by recipients, and a group becomes one message once its oldest alert has
+   waited ``[alerts] group_wait_minutes``. Each message is rendered
+   (:func:`monitor.alerts.render_alert_message`), given a stable ``Message-ID``, and stored
+   in ``messages`` (the exact bytes to send) in the same transaction that marks its alerts
+   ``queued``.
+2. **Repeat.** An escalation still ``open`` (not acknowledged with
+   ``school-monitor review ack``) ``[alerts] repeat_minutes`` after it was sent gets a
+   reminder: a new message (``Message-ID`` suffixed ``.r<n>``); the alert's ``repeats``
+   and ``next_repeat_at`` advance in the same transaction.
+3. **Send.** Due messages go out urgent first (then reminders, grouped alerts, reports),
+   so an escalation is never held behind other mail. A delivered message is marked
+   ``sent`` (and its alerts ``sent``). A failed one stays ``pending`` with
+   ``attempts`` + 1 and ``next_attempt_at`` pushed back exponentially (1, 2, 4, ...
+   minutes, capped at ``[alerts] retry_max_minutes``; permanent failures such as an
+   authentication refusal wait the cap straight away). Nothing is ever dropped: a server
+   down for hours only delays delivery. A connection, TLS or authentication failure
+   stops the run (the next messages would fail the same way); a refusal of one message
+   does not.
+
+Exactly once
+------------
+Build and bookkeeping are transactions; the only window for a duplicate is a crash after
+the SMTP server accepted a message and before ``messages.status = 'sent'`` is committed
+(a few milliseconds). The resend then carries the *same* stored bytes and ``Message-ID``,
+so a recipient's mail system (and a person) can recognise it; a mail folder sender
+overwrites its file of the same name.
+
+Alerts with no recipient at all (no address for their roles nor for the coordinator)
+stay ``pending`` and are logged (``alert_no_recipients``) on each run until an address
+is configured. With ``[alerts] enabled = false`` nothing is built or sent; alerts wait.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any, Callable, Iterable, Sequence
+
+from monitor.alerts import decode_alert, recipients_for, render_alert_message, sender_domain
+from monitor.config import Config
+from monitor.domain import iso, parse_time
+from monitor.mailer import DeliveryError, Sender
+
+try:  # the lead's logging module (structlog configured for journald)
+    from monitor.logging import get_logger
+except ImportError:  # pragma: no cover - only before monitor/logging.py exists
+    import structlog
+
+    get_logger = structlog.get_logger
+
+#: Alert kinds sent at once, one email each.
+URGENT_KINDS = ("escalation", "reconnect", "permission", "account_stale")
+#: Order in which message kinds are sent within one run.
+SEND_ORDER = {"urgent": 0, "repeat": 1, "grouped": 2, "report": 3}
+#: Failure reasons that concern the server, not one message: stop the run.
+SERVER_REASONS = ("connect", "tls", "auth", "secret", "io")
+
+
+def ts(dt: datetime) -> str:
+    """A timestamp as the outbox stores it: ISO UTC with ``Z``, whole seconds (so text
+    comparison in SQL is exact)."""
+    return iso(dt.replace(microsecond=0))
+
+
+def backoff_minutes(attempts: int, cap: float, permanent: bool = False) -> float:
+    """Minutes to wait after the ``attempts``-th failed attempt: 1, 2, 4, 8, ... capped
+    at ``cap``; ``cap`` at once for a permanent failure."""
+    if permanent:
+        return float(cap)
+    return float(min(cap, 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class DeliveryStats:
+    """What one :meth:`Outbox.deliver` did.
+
+    :ivar built: messages built from pending alerts.
+    :ivar repeats: reminders built for unacknowledged escalations.
+    :ivar sent: messages delivered.
+    :ivar failed: delivery attempts that failed (the messages stay pending).
+    :ivar cancelled: reminders dropped because their escalation was acknowledged meanwhile.
+    :ivar waiting_alerts: alerts still pending after the run (group wait, no recipients).
+    :ivar unsent: messages still pending after the run.
+    """
+
+    built: int = 0
+    repeats: int = 0
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    waiting_alerts: int = 0
+    unsent: int = 0
+
+    def __str__(self) -> str:
+        return ", ".join(f"{f.name} {getattr(self, f.name)}" for f in fields(self))
+
+
+def message_id_for(kind: str, alert_rows: Sequence[dict], domain: str, repeat: int = 0) -> str:
+    """A stable ``Message-ID`` for a message about ``alert_rows``: derived from their
+    dedupe keys (and the reminder number), so the same message always has the same id."""
+    keys = "\n".join(sorted(str(a.get("dedupe_key", a.get("id"))) for a in alert_rows))
+    digest = hashlib.sha256(keys.encode("utf-8", "replace")).hexdigest()[:16]
+    first = min(int(a["id"]) for a in alert_rows)
+    suffix = f".r{repeat}" if repeat else ""
+    return f"<sm.{kind}.{first}.{digest}{suffix}@{domain}>"
+
+
+def _group_key(alert: dict) -> tuple:
+    if alert.get("post_id"):
+        return ("post", alert.get("platform"), alert["post_id"])
+    if alert.get("account"):
+        return ("account", alert["account"])
+    if alert.get("author_id"):
+        return ("author", alert["author_id"])
+    return ("alert", alert["id"])
+
+
+class Outbox:
+    """Builds, stores and delivers alert emails (see the module docstring).
+
+    :param config: the loaded config (``[alerts]``: routes, recipients, waits, retry cap).
+    :param store: the open :class:`monitor.store.Store`.
+    :param sender: a :class:`monitor.mailer.Sender` (SMTP, mail folder, ...).
+    :param clock: returns the current aware UTC time (injected: replay and tests).
+    """
+
+    def __init__(self, config: Config, store: Any, sender: Sender, clock: Callable[[], datetime]):
+        self.config = config
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def log(self):
+        return get_logger()
+
+    # ------------------------------------------------------------------ public
+    def deliver(self, force: bool = False) -> DeliveryStats:
+        """Build due messages, build due reminders, send due messages.
+
+        :param force: ignore the group wait and the retry backoff (the demo and replay
+            call :meth:`flush_all` at the end so that everything goes out).
+        :returns: what was done. Never raises for delivery failures (they are logged and
+            retried later); a store failure raises :class:`monitor.store.StoreError`.
+        """
+        stats = DeliveryStats()
+        if not self.config.alerts.enabled:
+            stats.waiting_alerts = self._count("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
+            stats.unsent = self._count("SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+            return stats
+        with self._lock:
+            now = self.clock()
+            self._build(now, force, stats)
+            self._build_repeats(now, stats)
+            self._send_due(now, force, stats)
+            stats.waiting_alerts = self._count("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
+            stats.unsent = self._count("SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+        return stats
+
+    def flush_all(self) -> DeliveryStats:
+        """:meth:`deliver` with ``force=True``: everything pending goes out now."""
+        return self.deliver(force=True)
+
+    def enqueue_message(self, msg: EmailMessage, recipients: Sequence[str], kind: str = "report", *,
+                        report_week: str | None = None, alert_ids: Iterable[int] = ()) -> str:
+        """Store a ready message (e.g. the weekly report) for delivery by the next
+        :meth:`deliver`. ``To``, ``Date`` and ``Message-ID`` are set when missing.
+
+        :returns: the message's ``Message-ID`` (an existing identical id is not stored twice).
+        """
+        now = self.clock()
+        mid = msg.get("Message-ID") or f"<sm.{kind}.{report_week or ts(now)}@{sender_domain(self.config)}>"
+        self._stamp(msg, recipients, now, mid)
+        self.store.db.execute(
+            "INSERT OR IGNORE INTO messages(message_id, kind, alert_ids, report_week, recipients, subject, body, "
+            "status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            [mid, kind, json.dumps(list(alert_ids)), report_week, json.dumps(list(recipients)),
+             str(msg["Subject"] or ""), msg.as_bytes(policy=email.policy.SMTP), ts(now), ts(now)])
+        return mid
+
+    # ------------------------------------------------------------------ build
+    def _count(self, sql: str) -> int:
+        return int(self.store.scalar(sql) or 0)
+
+    def _stamp(self, msg: EmailMessage, recipients: Sequence[str], now: datetime, mid: str) -> None:
+        for header, value in (("To", ", ".join(recipients)), ("Date", format_datetime(now)), ("Message-ID", mid)):
+            if header in msg:
+                del msg[header]
+            msg[header] = value
+
+    def _store_message(self, kind: str, alerts: list[dict], recipients: list[str], now: datetime,
+                       repeat: int = 0) -> str | None:
+        """Render and store one message; mark first-time alerts queued. One transaction."""
+        msg = render_alert_message(alerts, self.config, self.store, repeat=repeat)
+        mid = message_id_for(kind, alerts, sender_domain(self.config), repeat)
+        self._stamp(msg, recipients, now, mid)
+        ids = [int(a["id"]) for a in alerts]
+        with self.store.transaction():
+            cur = self.store.db.execute(
+                "INSERT OR IGNORE INTO messages(message_id, kind, alert_ids, recipients, subject, body, status, "
+                "attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                [mid, kind, json.dumps(ids), json.dumps(recipients), str(msg["Subject"]),
+                 msg.as_bytes(policy=email.policy.SMTP), ts(now), ts(now)])
+            if not cur.rowcount:
+                return None
+            if not repeat:
+                marks = ",".join("?" * len(ids))
+                self.store.db.execute(
+                    f"UPDATE alerts SET status = 'queued', message_id = ? WHERE id IN ({marks}) AND status = 'pending'",
+                    [mid, *ids])
+        self.log.info("alert_message_built", message_id=mid, alert_ids=ids, kind=kind,
+                      recipients=len(recipients), repeat=repeat)
+        return mid
+
+    def _build(self, now: datetime, force: bool, stats: DeliveryStats) -> None:
+        rows = [decode_alert(r) for r in self.store.db.query(
+            "SELECT * FROM alerts WHERE status = 'pending' ORDER BY urgent DESC, created_at, id")]
+        wait = timedelta(minutes=self.config.alerts.group_wait_minutes)
+        groups: dict[tuple, list[dict]] = {}
+        unroutable: list[int] = []
+        for a in rows:
+            recipients = recipients_for([a], self.config)
+            if not recipients:
+                unroutable.append(a["id"])
+                continue
+            if a["kind"] in URGENT_KINDS or a.get("urgent"):
+                if self._store_message("urgent", [a], recipients, now):
+                    stats.built += 1
+                continue
+            groups.setdefault((_group_key(a), tuple(recipients)), []).append(a)
+        for (_, recipients), alerts in groups.items():
+            oldest = min(parse_time(a["created_at"]) for a in alerts)
+            if force or oldest + wait <= now:
+                if self._store_message("grouped", alerts, list(recipients), now):
+                    stats.built += 1
+        if unroutable:
+            self.log.warning("alert_no_recipients", alert_ids=unroutable,
+                             detail="no address for the alerts' roles nor for the coordinator: set "
+                                    "[alerts.recipients] coordinator = [\"...\"]; the alerts stay in the outbox")
+
+    def _build_repeats(self, now: datetime, stats: DeliveryStats) -> None:
+        rows = [decode_alert(r) for r in self.store.db.query(
+            "SELECT * FROM alerts WHERE kind = 'escalation' AND review_status = 'open' AND status = 'sent' "
+            "AND next_repeat_at IS NOT NULL AND next_repeat_at <= ? ORDER BY id", [ts(now)])]
+        every = timedelta(minutes=self.config.alerts.repeat_minutes)
+        for a in rows:
+            recipients = recipients_for([a], self.config)
+            if not recipients:
+                continue
+            n = int(a.get("repeats") or 0) + 1
+            with self.store.transaction():
+                cur = self.store.db.execute(
+                    "UPDATE alerts SET repeats = ?, next_repeat_at = ? WHERE id = ? AND repeats = ?",
+                    [n, ts(now + every), a["id"], n - 1])
+                if cur.rowcount and self._store_message("repeat", [a], recipients, now, repeat=n):
+                    stats.repeats += 1
+                    self.log.info("escalation_repeated", alert_id=a["id"], repeat=n)
+
+    # ------------------------------------------------------------------ send
+    def _send_due(self, now: datetime, force: bool, stats: DeliveryStats) -> None:
+        order = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SEND_ORDER.items())
+        due = list(self.store.db.query(
+            f"SELECT id, message_id, kind, alert_ids, report_week, recipients, attempts FROM messages "
+            f"WHERE status = 'pending' AND (? OR next_attempt_at <= ?) ORDER BY CASE kind {order} ELSE 9 END, id",
+            [int(force), ts(now)]))
+        cap = self.config.alerts.retry_max_minutes
+        for m in due:
+            alert_ids = json.loads(m["alert_ids"] or "[]")
+            if m["kind"] == "repeat" and not self._still_open(alert_ids):
+                self.store.db.execute("UPDATE messages SET status = 'cancelled' WHERE id = ?", [m["id"]])
+                stats.cancelled += 1
+                continue
+            body = self.store.scalar("SELECT body FROM messages WHERE id = ?", [m["id"]])
+            msg = email.message_from_bytes(body, policy=email.policy.default)
+            recipients = json.loads(m["recipients"] or "[]")
+            log = self.log.bind(message_id=m["message_id"], alert_ids=alert_ids, kind=m["kind"])
+            try:
+                self.sender.send(msg, recipients)
+            except Exception as exc:  # noqa: BLE001 - a sender bug must not lose the message either
+                err = exc if isinstance(exc, DeliveryError) else DeliveryError(
+                    f"{type(exc).__name__}: {exc}", permanent=False, reason="protocol")
+                attempts = int(m["attempts"]) + 1
+                delay = backoff_minutes(attempts, cap, err.permanent)
+                retry_at = now + timedelta(minutes=delay)
+                self.store.db.execute(
+                    "UPDATE messages SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                    [attempts, ts(retry_at), str(err)[:500], m["id"]])
+                stats.failed += 1
+                event = "smtp_auth_failed" if err.reason == "auth" else "message_delivery_failed"
+                log_fn = log.error if err.permanent else log.warning
+                log_fn(event, error=str(err), reason=err.reason, permanent=err.permanent, attempts=attempts,
+                       retry_at=ts(retry_at),
+                       detail="the message stays in the outbox and is retried; nothing is lost")
+                if err.reason in SERVER_REASONS or not err.permanent:
+                    break
+                continue
+            self._mark_sent(m["id"], alert_ids, m["report_week"], m["message_id"], now)
+            stats.sent += 1
+            log.info("message_sent", recipients=len(recipients), attempts=int(m["attempts"]) + 1)
+
+    def _still_open(self, alert_ids: list[int]) -> bool:
+        if not alert_ids:
+            return False
+        marks = ",".join("?" * len(alert_ids))
+        return bool(self.store.scalar(
+            f"SELECT COUNT(*) FROM alerts WHERE id IN ({marks}) AND review_status = 'open'", alert_ids))
+
+    def _mark_sent(self, msg_row_id: int, alert_ids: list[int], report_week: str | None, message_id: str,
+                   now: datetime) -> None:
+        repeat_at = ts(now + timedelta(minutes=self.config.alerts.repeat_minutes))
+        with self.store.transaction():
+            self.store.db.execute("UPDATE messages SET status = 'sent', sent_at = ? WHERE id = ?",
+                                  [ts(now), msg_row_id])
+            if alert_ids:
+                marks = ",".join("?" * len(alert_ids))
+                self.store.db.execute(
+                    f"UPDATE alerts SET status = 'sent', sent_at = COALESCE(sent_at, ?), "
+                    f"next_repeat_at = CASE WHEN kind = 'escalation' AND review_status = 'open' "
+                    f"AND next_repeat_at IS NULL THEN ? ELSE next_repeat_at END "
+                    f"WHERE id IN ({marks}) AND message_id = ?",
+                    [ts(now), repeat_at, *alert_ids, message_id])
+            if report_week:
+                self.store.db.execute(
+                    "UPDATE reports SET status = 'sent', sent_at = ? WHERE week = ? AND message_id = ?",
+                    [ts(now), report_week, message_id])
+
+
+__all__ = ["Outbox", "DeliveryStats", "URGENT_KINDS", "backoff_minutes", "message_id_for", "ts"]
