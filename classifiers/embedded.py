@@ -328,12 +328,20 @@ class EmbeddedScorer:
         labels = self.labels
         return [dict(zip(labels, map(float, row))) for row in p]
 
-    def coverage(self, text: str) -> float:
-        """Share of the comment's words (0..1) that the model has a word feature for; a
-        low value means the model cannot read the text (another language). 1.0 for text
-        with no words."""
-        toks = words(text)
-        if not toks:
-            return 1.0
-        index = self._index
-        return sum(("w:" + w) in index for w in toks) / len(toks)
+    def known_words(self, min_df: int = 3) -> frozenset[str]:
+        """The words (lower case, as :func:`words` gives them) the model saw in at least
+        ``min_df`` training comments: the scorer's reading vocabulary, used by
+        :func:`classifiers.language.decide` to tell English it can read from text it
+        cannot (another language, Roman Urdu).
+
+        Document frequencies are recovered from the stored idf,
+        ``idf = ln((1 + n) / (1 + df)) + 1`` with ``n`` the training comment count.
+        """
+        n = int(self.model.meta.get("n_documents", 0))
+        if n <= 0:
+            raise ScorerError("embedded model metadata lacks n_documents; retrain it")
+        # df >= min_df  <=>  idf <= ln((1 + n) / (1 + min_df)) + 1
+        limit = np.log((1 + n) / (1 + min_df)) + 1 + 1e-6
+        return frozenset(
+            f[2:] for f, v in zip(self.model.features, self.model.idf) if v <= limit and f.startswith("w:")
+        )
