@@ -74,7 +74,9 @@ RESOLVE_COMMAND = "school-monitor review resolve {id} --verdict confirmed|false_
 SHOW_COMMAND = "school-monitor review show {id}"
 EVIDENCE_COMMAND = "school-monitor evidence export --comment {comment_id} -o evidence-{safe_id}.zip"
 #: Blocking on Facebook from this server (Graph API ``POST /{page-id}/blocked``).
-FACEBOOK_BLOCK_COMMAND = "school-monitor review resolve {id} --verdict blocked --block --yes"
+FACEBOOK_BLOCK_COMMAND = "school-monitor review block {id} --yes"
+#: Hiding the comment (Facebook comment or X reply) from this server.
+HIDE_COMMAND = "school-monitor review hide {id} --yes"
 
 _JSON_COLUMNS = ("comment_refs", "categories", "details")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -296,8 +298,8 @@ def block_instructions(platform: str | None, author_id: str | None, handle: str 
         link = f"https://x.com/{handle}" if handle else f"https://x.com/i/user/{native}"
         return [
             f"On X, in the app or on x.com, signed in as the school: open the profile {link} → ⋯ → Block.",
-            "Blocking through the X API is not available to this tool; hiding the reply is "
-            "(school-monitor review resolve ... --verdict hidden).",
+            "Blocking through the X API is not available to this tool; hiding the reply is: "
+            + HIDE_COMMAND.format(id=alert_id),
         ]
     return ["Block the author on the platform, then record it with --verdict blocked."]
 

@@ -118,6 +118,23 @@ class SmtpSender:
         """
         if not recipients:
             raise DeliveryError("no recipients given", permanent=True, reason="refused")
+        self._session(lambda smtp: smtp.send_message(msg, to_addrs=list(recipients)))
+
+    def check(self) -> str:
+        """Connect, secure and authenticate as :meth:`send` would, send ``NOOP``, quit
+        (``school-monitor check``).
+
+        :returns: a one-line description, e.g. ``smtp.example.org:587 STARTTLS, authenticated as alerts``.
+        :raises DeliveryError: as :meth:`send`.
+        """
+        self._session(lambda smtp: smtp.noop())
+        mode = {"starttls": "STARTTLS", "tls": "implicit TLS", "none": "no TLS"}[self.cfg.security]
+        auth = f", authenticated as {self.cfg.username}" if self.cfg.username else ""
+        return f"{self.where} {mode}{auth}"
+
+    def _session(self, action) -> None:
+        """Open a connection, secure and log in, run ``action(smtp)``, quit; map every
+        failure to :class:`DeliveryError`."""
         where = self.where
         try:
             smtp = self._connect()
@@ -128,7 +145,7 @@ class SmtpSender:
         try:
             with smtp:
                 self._secure_and_login(smtp)
-                smtp.send_message(msg, to_addrs=list(recipients))
+                action(smtp)
         except DeliveryError:
             raise
         except smtplib.SMTPRecipientsRefused as exc:
