@@ -301,6 +301,7 @@ class TwitterConnector:
         self._reader: tweepy.Client | None = None
         self._writer: tweepy.Client | None = None
         self._secrets: set[str] = set()
+        self._last_status: int | None = None
         quiet_tweepy_logger()
 
     # ------------------------------------------------------------------ clients
@@ -321,6 +322,7 @@ class TwitterConnector:
     def _mount(self, client: tweepy.Client) -> tweepy.Client:
         adapter = self._adapter or XTransportAdapter(self.cfg.timeout_seconds, self.cfg.base_url)
         client.session.mount(X_API_HOST + "/", adapter)
+        client.session.hooks["response"].append(self._remember)
         if self.cfg.base_url:
             client.session.trust_env = False  # no proxy between us and a loopback fake
         return client
@@ -336,6 +338,11 @@ class TwitterConnector:
             keys = {k: self._secret(k) for k in _USER_SECRETS}
             self._writer = self._mount(tweepy.Client(**keys, return_type=dict, wait_on_rate_limit=False))
         return self._writer
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests response hook: keep the last status (tweepy loses it when a 429's
+        ``x-rate-limit-reset`` is not an integer and ``int()`` raises ValueError)."""
+        self._last_status = response.status_code
 
     def close(self) -> None:
         """Close the HTTP sessions (idempotent)."""
@@ -358,6 +365,7 @@ class TwitterConnector:
         for attempt in range(self.max_attempts):
             if run is not None:
                 run.calls += 1
+            self._last_status = None
             try:
                 result = fn(*args, **kwargs)
                 if not isinstance(result, dict):
@@ -387,6 +395,8 @@ class TwitterConnector:
                 err = ConnectorError(f"{endpoint}: cannot connect to X ({type(exc).__name__}; "
                                      f"{self.max_attempts} tries)", platform=PLATFORM, kind="transient")
             except ValueError as exc:  # requests.JSONDecodeError, a malformed rate-limit header
+                if self._last_status == 429:
+                    raise self._rate_limited(endpoint, tweepy.TooManyRequests(_Stub429())) from None
                 err = ConnectorError(f"{endpoint}: malformed response from X ({self._redact(str(exc))[:120]})",
                                      platform=PLATFORM, kind="transient")
             if attempt + 1 < self.max_attempts:
@@ -745,6 +755,16 @@ class TwitterConnector:
 
 
 # ---------------------------------------------------------------------- helpers
+class _Stub429:
+    """Stands in for a 429 response whose reset header tweepy could not parse."""
+
+    status_code = 429
+    reason = "Too Many Requests"
+
+    def json(self) -> dict[str, Any]:
+        return {"title": "Too Many Requests"}
+
+
 def _is_id(v: Any) -> bool:
     return isinstance(v, (str, int)) and str(v).isdigit()
 
