@@ -207,7 +207,8 @@ class FakeGraphServer:
         """Start serving on 127.0.0.1 in a daemon thread; returns self."""
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", self._port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-graph", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-graph", daemon=True)
         self._thread.start()
         return self
 
@@ -578,6 +579,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms delayed-ACK stalls
     fake: FakeGraphServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
