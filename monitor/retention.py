@@ -1,0 +1,252 @@
+"""Data protection: the retention purge (UK GDPR storage limitation and data minimisation).
+
+Two periods, from ``[storage]`` in the config:
+
+* ``retention_days`` (default 90): a comment that carries **no policy key** (no
+  ``comment_keys`` row, not ``flagged`` for review, no strike, no confirming verdict, not
+  in any review item) has its personal content purged once it was created more than this
+  many days ago. Only comments already assessed are purged (a comment waiting to be
+  scored might be evidence).
+* ``evidence_years`` (default 6): every other comment (flagged evidence) is purged the
+  same way once created more than this many years ago.
+
+A comment with an **open or acknowledged review item** is never purged.
+
+"Purged" means: ``comments.text``, ``raw``, ``attachments``, ``author_name`` and
+``author_handle`` emptied and ``purged_at`` set; every ``comment_versions`` row of the
+comment loses its ``text``, ``raw`` and ``attachments``. The SHA-256 values and chain
+links stay, so :func:`monitor.evidence.verify_chain` still verifies the store. For
+evidence purges, the assessment's evidence ``detail``/``span`` (which may quote the text),
+the ``details`` and ``summary`` of review alerts all of whose comments are purged, and the
+emails built from those alerts (``messages.body``/``subject``) are redacted as well. An
+author none of whose comments keeps content has ``name``/``handle`` emptied (the id stays
+as the key of the purged rows). Scores, keys, strikes, verdicts and the audit log stay:
+they hold no comment text and are the record of what was decided.
+
+SQLite's ``secure_delete`` is switched on for the purge and the WAL is checkpointed after
+it, so the old text does not linger in free pages or the write-ahead log.
+
+Every real purge appends ``retention.purge`` to the audit log with the counts removed, and
+sets the ``state`` keys ``last_purge_at`` and ``last_purge``. The daemon calls
+:func:`purge` daily at ``[storage] purge_hour``; ``school-monitor purge [--dry-run]`` runs it
+by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from monitor.config import Config
+from monitor.domain import REVIEW_KINDS, iso
+from monitor.store import Store, dumps
+
+PURGED_MARK = "[purged]"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge removed (or, with ``dry_run``, would remove).
+
+    :ivar now: the purge's clock (ISO UTC).
+    :ivar unflagged_cutoff: comments without a key created before this are purged.
+    :ivar evidence_cutoff: flagged evidence created before this is purged.
+    :ivar unflagged_comments: comments without a key purged.
+    :ivar evidence_comments: flagged comments purged (older than ``evidence_years``).
+    :ivar versions: ``comment_versions`` rows emptied.
+    :ivar alerts_redacted: review alerts whose details were redacted.
+    :ivar messages_redacted: emails whose body was removed.
+    :ivar authors_pseudonymised: authors whose name and handle were emptied.
+    :ivar kept_open_review: old comments kept because a review item about them is open.
+    :ivar audit_id: the audit row (None for a dry run).
+    """
+
+    now: str
+    dry_run: bool
+    unflagged_cutoff: str
+    evidence_cutoff: str
+    unflagged_comments: int = 0
+    evidence_comments: int = 0
+    versions: int = 0
+    alerts_redacted: int = 0
+    messages_redacted: int = 0
+    authors_pseudonymised: int = 0
+    kept_open_review: int = 0
+    audit_id: int | None = None
+
+    def summary(self) -> str:
+        """One readable line."""
+        verb = "would purge" if self.dry_run else "purged"
+        return (f"{verb} the text of {self.unflagged_comments} comment(s) with no policy key (created before "
+                f"{self.unflagged_cutoff}) and {self.evidence_comments} flagged comment(s) (created before "
+                f"{self.evidence_cutoff}); {self.versions} version(s), {self.alerts_redacted} alert(s), "
+                f"{self.messages_redacted} email(s), {self.authors_pseudonymised} author name(s); "
+                f"kept {self.kept_open_review} with an open review item")
+
+    def to_dict(self) -> dict:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def years_before(now: datetime, years: int) -> datetime:
+    """``now`` moved back ``years`` calendar years (29 February becomes 28 February)."""
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:
+        return now.replace(year=now.year - years, day=28)
+
+
+def cutoffs(config: Config, now: datetime) -> tuple[datetime, datetime]:
+    """``(unflagged_cutoff, evidence_cutoff)`` for ``now``: ``retention_days`` days and
+    ``evidence_years`` calendar years before it."""
+    return now - timedelta(days=config.storage.retention_days), years_before(now, config.storage.evidence_years)
+
+
+EVIDENCE_SQL = (
+    "(c.flagged = 1"
+    " OR EXISTS (SELECT 1 FROM comment_keys k WHERE k.platform = c.platform AND k.comment_id = c.comment_id)"
+    " OR EXISTS (SELECT 1 FROM strikes s WHERE s.platform = c.platform AND s.comment_id = c.comment_id)"
+    " OR EXISTS (SELECT 1 FROM verdicts v WHERE v.platform = c.platform AND v.comment_id = c.comment_id"
+    " AND v.verdict != 'false_positive'))"
+)
+
+
+def _review_refs(store: Store, open_only: bool) -> set[tuple[str, str]]:
+    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
+    where = " AND review_status IN ('open', 'acknowledged')" if open_only else ""
+    out: set[tuple[str, str]] = set()
+    for row in store.db.query(f"SELECT comment_refs FROM alerts WHERE kind IN ({kinds}){where}"):
+        out.update((str(p), str(c)) for p, c in json.loads(row["comment_refs"] or "[]"))
+    return out
+
+
+def _chunks(items: list, n: int = _CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def plan(store: Store, config: Config, now: datetime) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+    """The comments a purge at ``now`` would purge: ``(unflagged, evidence, kept_open)``
+    where the first two are ``(platform, comment_id)`` lists and ``kept_open`` counts old
+    comments kept because of an open review item. Reads only."""
+    u_cut, e_cut = cutoffs(config, now)
+    open_refs = _review_refs(store, open_only=True)
+    any_refs = _review_refs(store, open_only=False)
+    unflagged, evidence, kept = [], [], 0
+    for r in store.db.query(
+            f"SELECT c.platform, c.comment_id, c.created_at < ? AS past_evidence, {EVIDENCE_SQL} AS is_evidence "
+            "FROM comments c WHERE c.purged_at IS NULL AND "
+            "((c.created_at < ? AND c.status = 'assessed') OR c.created_at < ?)",
+            [iso(e_cut), iso(u_cut), iso(e_cut)]):
+        ref = (r["platform"], r["comment_id"])
+        is_evidence = bool(r["is_evidence"]) or ref in any_refs
+        if not is_evidence or r["past_evidence"]:
+            if ref in open_refs:
+                kept += 1
+            elif is_evidence:
+                evidence.append(ref)
+            else:
+                unflagged.append(ref)
+    return unflagged, evidence, kept
+
+
+def _redact_evidence(evidence_json: str) -> str:
+    items = json.loads(evidence_json or "[]")
+    for e in items:
+        e["detail"] = PURGED_MARK
+        e.pop("span", None)
+    return dumps(items)
+
+
+def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
+          actor: str = "school-monitor") -> PurgeReport:
+    """Apply the retention policy at ``now`` (aware UTC) in one transaction.
+
+    :param dry_run: count only; nothing is written and nothing audited.
+    :param actor: who runs it, for the audit log (the daemon uses ``school-monitor``).
+    :returns: the counts (see :class:`PurgeReport`).
+    :raises monitor.store.StoreError: the store cannot be written; nothing is purged.
+    """
+    u_cut, e_cut = cutoffs(config, now)
+    unflagged, evidence, kept = plan(store, config, now)
+    targets = unflagged + evidence
+    now_s = iso(now)
+    counts = dict(unflagged_comments=len(unflagged), evidence_comments=len(evidence), kept_open_review=kept)
+    base = dict(now=now_s, dry_run=dry_run, unflagged_cutoff=iso(u_cut), evidence_cutoff=iso(e_cut))
+    if dry_run:
+        versions = 0
+        for chunk in _chunks(targets):
+            versions += sum(int(store.scalar(
+                "SELECT COUNT(*) FROM comment_versions WHERE platform = ? AND comment_id = ? "
+                "AND (text IS NOT NULL OR raw IS NOT NULL)", list(ref)) or 0) for ref in chunk)
+        return PurgeReport(**base, **counts, versions=versions)
+    previous_secure = store.scalar("PRAGMA secure_delete")
+    store.db.execute("PRAGMA secure_delete = ON")
+    try:
+        with store.transaction():
+            versions = alerts = messages = authors = 0
+            touched_authors: set[str] = set()
+            for p, cid in targets:
+                touched_authors.add(store.scalar("SELECT author_id FROM comments WHERE platform = ? AND comment_id = ?",
+                                                 [p, cid]))
+                store.db.execute(
+                    "UPDATE comments SET text = NULL, raw = NULL, attachments = '[]', author_name = '', "
+                    "author_handle = NULL, purged_at = ? WHERE platform = ? AND comment_id = ?", [now_s, p, cid])
+                versions += store.db.execute(
+                    "UPDATE comment_versions SET text = NULL, raw = NULL, attachments = '[]' "
+                    "WHERE platform = ? AND comment_id = ? AND (text IS NOT NULL OR raw IS NOT NULL)",
+                    [p, cid]).rowcount
+            for p, cid in evidence:
+                for a in list(store.db.query("SELECT version, evidence FROM assessments "
+                                             "WHERE platform = ? AND comment_id = ?", [p, cid])):
+                    store.db.execute("UPDATE assessments SET evidence = ? WHERE platform = ? AND comment_id = ? "
+                                     "AND version = ?", [_redact_evidence(a["evidence"]), p, cid, a["version"]])
+            if evidence:
+                alerts, messages = _redact_alerts(store, now_s)
+            for author_id in sorted(touched_authors):
+                live = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND purged_at IS NULL",
+                                    [author_id])
+                if not live:
+                    authors += store.db.execute(
+                        "UPDATE authors SET name = '', handle = NULL WHERE author_id = ? "
+                        "AND (name != '' OR handle IS NOT NULL)", [author_id]).rowcount
+            report = PurgeReport(**base, **counts, versions=versions, alerts_redacted=alerts,
+                                 messages_redacted=messages, authors_pseudonymised=authors)
+            details = {k: v for k, v in report.to_dict().items() if k not in ("audit_id", "dry_run")}
+            details.update(retention_days=config.storage.retention_days,
+                           evidence_years=config.storage.evidence_years)
+            audit_id = store.audit(actor, "retention.purge", "comments",
+                                   f"retention policy: no key after {config.storage.retention_days} days, "
+                                   f"evidence after {config.storage.evidence_years} years", now, details)
+            store.set_state("last_purge_at", now_s)
+            store.set_state("last_purge", dumps(details))
+    finally:
+        store.db.execute(f"PRAGMA secure_delete = {int(previous_secure or 0)}")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return PurgeReport(**{**report.to_dict(), "audit_id": audit_id})
+
+
+def _redact_alerts(store: Store, now_s: str) -> tuple[int, int]:
+    """Redact review alerts all of whose comments are purged, and their emails."""
+    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
+    purged = {(r["platform"], r["comment_id"]) for r in store.db.query(
+        "SELECT platform, comment_id FROM comments WHERE purged_at IS NOT NULL")}
+    alert_ids = []
+    for a in store.db.query(f"SELECT id, kind, comment_refs, details FROM alerts WHERE kind IN ({kinds})"):
+        refs = [(str(p), str(c)) for p, c in json.loads(a["comment_refs"] or "[]")]
+        if refs and all(r in purged for r in refs) and json.loads(a["details"] or "{}").get("purged_at") is None:
+            alert_ids.append(a["id"])
+    for aid in alert_ids:
+        store.db.execute("UPDATE alerts SET details = ?, summary = ? WHERE id = ?",
+                         [dumps({"purged_at": now_s}), f"{PURGED_MARK} review item {aid}", aid])
+    messages = 0
+    if alert_ids:
+        wanted = set(alert_ids)
+        for m in list(store.db.query("SELECT id, alert_ids FROM messages WHERE body IS NOT NULL")):
+            if wanted & set(json.loads(m["alert_ids"] or "[]")):
+                messages += store.db.execute("UPDATE messages SET body = NULL, subject = ? WHERE id = ?",
+                                             [PURGED_MARK, m["id"]]).rowcount
+    return len(alert_ids), messages
