@@ -63,8 +63,9 @@ class Detection:
 
     :ivar language: ISO 639-1 code in lower case, or None when undetermined.
     :ivar confidence: lingua's relative confidence in ``language`` (0..1; 0 if None).
-    :ivar words: the letter-only words of the comment (mentions, links, hashtags removed),
-        lower-cased: the input for coverage.
+    :ivar words: the letter-only words of the comment (mentions, links, hashtags and
+        capitalised words inside a sentence, which are names, removed), lower-cased: the
+        input for coverage.
     """
 
     language: str | None
@@ -76,6 +77,22 @@ def detectable_words(text: str) -> tuple[str, ...]:
     """The words language detection looks at: letters only, lower-cased, without
     @mentions (including Facebook's two-word ``@First Last`` tags), links and hashtags."""
     return tuple(w.lower() for w in _WORD_RE.findall(_STRIP_RE.sub(" ", text)))
+
+
+def vocabulary_words(text: str) -> tuple[str, ...]:
+    """The words coverage is computed on: as :func:`detectable_words`, but without
+    capitalised words inside a sentence (names such as ``Northampton`` or ``Kowalczyk``,
+    which no vocabulary covers, in any language)."""
+    cleaned = _STRIP_RE.sub(" ", text)
+    out = []
+    for m in _WORD_RE.finditer(cleaned):
+        w = m.group()
+        if w[0].isupper() and not w.isupper():
+            before = cleaned[: m.start()].rstrip()
+            if before and before[-1] not in ".!?…:\"“‘(":
+                continue
+        out.append(w.lower())
+    return tuple(out)
 
 
 class LanguageDetector:
@@ -113,8 +130,9 @@ class LanguageDetector:
         :returns: one :class:`Detection` per text, input order.
         """
         prepared = [detectable_words(t) for t in texts]
+        vocab = [vocabulary_words(t) for t in texts]
         todo = [i for i, ws in enumerate(prepared) if sum(map(len, ws)) >= MIN_LETTERS]
-        out = [Detection(None, 0.0, ws) for ws in prepared]
+        out = [Detection(None, 0.0, vocab[i]) for i in range(len(texts))]
         if todo:
             results = self._detector.compute_language_confidence_values_in_parallel(
                 [" ".join(prepared[i]) for i in todo]
@@ -122,7 +140,7 @@ class LanguageDetector:
             for i, values in zip(todo, results):
                 if values and values[0].value > 0:
                     top = values[0]
-                    out[i] = Detection(top.language.iso_code_639_1.name.lower(), float(top.value), prepared[i])
+                    out[i] = Detection(top.language.iso_code_639_1.name.lower(), float(top.value), vocab[i])
         return out
 
 
