@@ -468,7 +468,8 @@ def _text_section(sec: Section) -> str:
 
     def facts(rows):
         for label, value, link in rows:
-            out.append(f"{label}: {isolate(value)}" + (f"\n    {safe_text(link)}" if link else ""))
+            one_line = " ".join(safe_text(value).split())  # a name with CR/LF stays on its line
+            out.append(f"{label}: {isolate(one_line)}" + (f"\n    {safe_text(link)}" if link else ""))
         out.append("")
 
     if sec.facts:
