@@ -78,15 +78,13 @@ def to_comment(row: dict) -> Comment:
 
 
 def make_scorer(config):
-    """``(score_fn(texts) -> list[Scores], description)``."""
+    """``(score_fn(texts) -> list[Scores], description)``: ``classifiers.build_engine``
+    (``engine.score(texts)``), else the embedded scorer alone, else zero scores."""
     try:
         from classifiers import build_engine  # type: ignore[attr-defined]
 
-        engine = build_engine(config)
-        if hasattr(engine, "score_texts"):
-            return engine.score_texts, f"classifiers.build_engine ({getattr(engine, 'name', '?')})"
-        if hasattr(engine, "score_comments"):
-            return engine.score_comments, f"classifiers.build_engine ({getattr(engine, 'name', '?')})"
+        engine = build_engine(config.classifier, base_dir=config.base_dir)
+        return engine.score, "classifiers.build_engine (language routing on)"
     except Exception as exc:  # noqa: BLE001 - any failure falls back, and is said
         note = f"build_engine unavailable ({type(exc).__name__})"
     else:

@@ -39,6 +39,7 @@ from classifiers.policy.targets import Mention, TargetMatcher
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
 _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t|isn'?t|hasn'?t|haven'?t|wouldn'?t|won'?t|cannot|can'?t)\b|n't)\W*(\w+\W+){0,2}$")
 _QUESTION_SENT = re.compile(r"\?\s*$")
+_WISH = re.compile(r"\b(to|'ll|will|would|should|gonna|wanna|could|might|shall)\s+$")
 _LAUGH = re.compile(r"(😂|🤣|😆|😅|\blol\b|\blmao\b|\bhaha)")
 _SENT_SPLIT = re.compile(r"(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)(?:[.!?]+(?=\s|$)|\n+)")
 
@@ -115,7 +116,12 @@ class Categoriser:
         return Mention("staff", 0, 0, m.surface, m.staff, "named in the school's post")
 
     def _hits(self, section: str, norm: str) -> list[_Hit]:
-        return [_Hit(section, e, m.start(), m.end()) for e, m in self.lexicon[section].finditer(norm)]
+        out = []
+        for e, m in self.lexicon[section].finditer(norm):
+            # a pattern may mark the act itself with (?P<act>...): its position is the hit's
+            start = m.start("act") if "act" in m.re.groupindex and m.start("act") >= 0 else m.start()
+            out.append(_Hit(section, e, start, m.end()))
+        return out
 
     def _categorise(self, comment: Comment, scores: Scores, ev: "_Collector") -> None:
         text = comment.text or ""
@@ -148,7 +154,7 @@ class Categoriser:
             return quoted and any(_sent_of(sents, r.start) == _sent_of(sents, h.start) for r in reporting)
 
         def target(h: _Hit, kinds: tuple[str, ...], prefer_before: bool = True, pronoun: bool = True,
-                   only_before: bool = False, carry: bool = False) -> Mention | None:
+                   only_before: bool = False, carry: bool = False, prefer_person: bool = False) -> Mention | None:
             """The mention a cue is aimed at: nearest in the same sentence (before it
             preferred); with ``carry``, a cue opening its sentence ("Clown can't even...")
             or a sentence with no mention looks back to the previous sentence; else a
@@ -156,10 +162,14 @@ class Categoriser:
             staff member the school's post names."""
             si = _sent_of(sents, h.start)
             best, best_d = None, 10 ** 9
+            persons_first = prefer_person and any(
+                _sent_of(sents, m.start) == si and m.kind in ("staff", "pupil", "parent", "own_child") for m in mentions)
             for m in mentions:
                 if _sent_of(sents, m.start) != si:
                     continue
-                if only_before and m.start >= h.start:
+                if only_before and m.start >= h.end:
+                    continue
+                if persons_first and m.kind in ("school", "other_school"):
                     continue
                 if m.end <= h.start:
                     d = h.start - m.end
@@ -204,9 +214,11 @@ class Categoriser:
                    label="identity_attack", score=ia, threshold=th.get("identity_attack", 0.5))
         if racist_spans and not addressed_parent:
             for h in racist_spans:
-                t = target(h, ("staff", "pupil"), prefer_before=False)
+                t = target(h, ("staff", "pupil"), only_before=True)
+                if t is not None and t.start > h.start + 2 and t.end <= h.end:
+                    t = None  # a pupil inside the hostile phrase is its object, not its target
                 if t is None or (t.kind == "pupil" and _object_of_teaching(norm, t)):
-                    inside = [m for m in mentions if h.start <= m.start < h.end and m.kind == "pupil"
+                    inside = [m for m in mentions if h.start <= m.start <= h.start + 2 and m.kind == "pupil"
                               and not _object_of_teaching(norm, m)]
                     t = inside[0] if inside else None
                 if t is not None:
@@ -225,6 +237,14 @@ class Categoriser:
             if _NEGATION.search(masked[max(0, h.start - 30):h.start]) and not re.search(r"\b(won'?t|wouldn'?t|not) be (walking|leaving)", masked[h.start - 10:h.end]):
                 continue
             ev.add("threat_violence", "pattern", f'threat or wish of harm: "{text[h.start:h.end]}"', (h.start, h.end))
+        # lying in wait: "I'll be waiting at the gates for him / for Mr X"
+        for m in re.finditer(r"\b(i'?ll|i will|we'?ll|we will|i'?m gonna) be waiting\b", masked):
+            s0, s1 = sents[_sent_of(sents, m.start())]
+            rest = masked[m.end():s1]
+            victim = [x for x in mentions if m.end() <= x.start < s1 and x.kind in ("staff", "pupil", "parent")]
+            if victim and re.search(r"\bfor\b", masked[m.end():victim[0].start]) or \
+                    re.search(r"\bfor (him|her|them)\b", rest):
+                ev.add("threat_violence", "pattern", f'lying in wait: "{text[m.start():s1].strip()}"', (m.start(), s1))
         thr = scores.get("threat")
         if thr >= th.get("threat", 0.5) and not idiom_spans and (mentions or _PRONOUN_SUBJ.search(norm)):
             ev.add("threat_violence", "score", "threat score over threshold", label="threat", score=thr,
@@ -235,7 +255,8 @@ class Categoriser:
             for h in self._hits(section, masked):
                 if reported(h):
                     continue
-                t = target(h, ("staff", "pupil", "school", "own_child", "parent", "other_school"), carry=True)
+                t = target(h, ("staff", "pupil", "school", "own_child", "parent", "other_school"), carry=True,
+                           prefer_person=section == "insult")
                 if t is None or (addressed_parent and t.kind != "staff"):
                     continue
                 if t.kind in ("staff", "pupil"):
@@ -264,6 +285,8 @@ class Categoriser:
             si = _sent_of(sents, h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 25):h.start]):
                 continue
+            if _WISH.search(norm[max(0, h.start - 20):h.start]):
+                continue  # "wants to slap", "I'll grab": a wish or threat, not a claim
             if h.section == "harm_sign":
                 actor = staff_mentions[-1] if staff_mentions else None
             else:
@@ -290,7 +313,8 @@ class Categoriser:
         if ev.has("allegation_staff"):
             act_sents = {_sent_of(sents, e.span[0]) for e in ev.items["allegation_staff"] if e.kind == "lexicon" and e.span}
             hedged = bool(act_sents) and act_sents <= hedged_sents or (hedged_comment and not assertion)
-            first_hand = bool(own_child) and not assertion
+            act_text = " ".join(norm[sents[i][0]:sents[i][1]] for i in act_sents)
+            first_hand = (bool(own_child) or re.search(r"\b(me|us|my|our)\b", act_text) is not None) and not assertion
             if not hedged and (assertion or not first_hand):
                 why = f'presented as fact ("{text[assertion[0].start:assertion[0].end]}")' if assertion else \
                     "claimed of staff by a third party, not a first-hand report about own child"
@@ -354,7 +378,8 @@ class Categoriser:
                 if any(0 <= o.start - m.end <= 12 for o in objects):
                     continue  # "the office manager's car": the photo shows a thing
                 refs.append(m)
-            image_refs = self._hits("image_ref", norm)
+            image_refs = [h for h in self._hits("image_ref", norm)
+                          if not any(0 <= o.start - h.end <= 12 for o in objects)]
             if refs or image_refs:
                 ev.add("image_of_staff", "attachment", f"{len(media)} {media[0].type} attachment(s) posted by {comment.author_id}, not a school account")
                 for m in refs[:3]:
@@ -409,8 +434,10 @@ def _blank(norm: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _in_other_school(mentions: list[Mention], m: Mention) -> bool:
-    """A pupil mention right after another school's name ("St Mark's lot")."""
-    return any(o.kind == "other_school" and 0 <= m.start - o.end <= 25 for o in mentions)
+    """A pupil mention next to another school's name ("St Mark's lot", "the kids from
+    St Bede's", "the girl in goal for the other side"): not a pupil of this school."""
+    return any(o.kind == "other_school" and (0 <= m.start - o.end <= 25 or 0 <= o.start - m.end <= 40)
+               for o in mentions)
 
 
 def _object_of_teaching(norm: str, m: Mention) -> bool:

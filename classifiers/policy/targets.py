@@ -78,6 +78,7 @@ def _damerau(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
+_SUBJECT_VERB = re.compile(r"\s+(is|was|has|had|should|needs|can'?t|cannot|could|couldn'?t|will|won'?t|did|didn'?t|does|doesn'?t|never|always|still|must|just|and|who|wants|thinks|said|says|got|gets|the clown|really|clearly|obviously)\b")
 _WORD = re.compile(r"[^\W\d_][\w'\-]*", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?:(?<![A-Z])(?<!\b(?:Mr|Ms|Dr))[.!?]+|\n)\s*$")
 
@@ -141,8 +142,10 @@ class TargetMatcher:
                         continue
                 elif needs_case:
                     possessive = norm[s:e].endswith("s") and "'" in norm[s:e]
-                    if not text[s].isupper() or (self._sentence_initial(text, s) and not possessive):
+                    if not text[s].isupper():
                         continue
+                    if self._sentence_initial(text, s) and not possessive and not _SUBJECT_VERB.match(norm, e):
+                        continue  # "Hope you're well" / "Bell is a clown": only the latter
                 out.append(Mention("staff", s, e, text[s:e], (member,), how))
         for rx, member in self._first_names:
             for m in rx.finditer(norm):
