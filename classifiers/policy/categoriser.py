@@ -215,6 +215,10 @@ class Categoriser:
         if racist_spans and not addressed_parent:
             for h in racist_spans:
                 t = target(h, ("staff", "pupil"), only_before=True)
+                if t is None:  # "Go back to X Miss Begum": a staff member named after it
+                    after = [m for m in mentions if m.kind == "staff" and m.start >= h.end
+                             and _sent_of(sents, m.start) == _sent_of(sents, h.start)]
+                    t = after[0] if after else None
                 if t is not None and t.start > h.start + 2 and t.end <= h.end:
                     t = None  # a pupil inside the hostile phrase is its object, not its target
                 if t is None or (t.kind == "pupil" and _object_of_teaching(norm, t)):
@@ -363,7 +367,8 @@ class Categoriser:
         if ev.has("complaint_staff") and not any(e.kind == "target" for e in ev.items["complaint_school"]):
             ev.drop("complaint_school")
         # convention 1: no complaint against a target also insulted or accused
-        if ev.has("offensive_staff") or ev.has("allegation_staff") or ev.has("defamatory_staff"):
+        if ev.has("offensive_staff") or ev.has("allegation_staff") or ev.has("defamatory_staff") \
+                or ev.has("racist_homophobic") or ev.has("threat_violence"):
             ev.drop("complaint_staff")
         if ev.has("defamatory_school") or ev.has("offensive_staff") or ev.has("defamatory_staff") \
                 or ev.has("allegation_staff") or ev.has("racist_homophobic") or ev.has("threat_violence"):
@@ -459,7 +464,9 @@ def _actor(norm: str, mentions: list[Mention], sents: list[tuple[int, int]], h: 
     pronoun resolved to the last staff mention."""
     si = _sent_of(sents, h.start)
     s0, s1 = sents[si]
-    if passive_ok and re.search(r"\b(been|was|were|got|being|is|are)\s+(\w+\s+)?$", norm[max(s0, h.start - 20):h.start]):
+    passive = re.search(r"\b(been|was|were|got|gets|being|is|are)\s+(\w+\s+)?$", norm[max(s0, h.start - 20):h.start]) \
+        or re.match(r"(been|was|were|got|gets|being)\b", norm[h.start:h.end])
+    if passive_ok and passive:
         by = re.search(r"\bby\b", norm[h.end:s1])
         if by:
             after = [m for m in mentions if m.start >= h.end + by.end()]
