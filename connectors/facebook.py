@@ -93,6 +93,8 @@ COMMENT_FIELDS = ("id,message,from{id,name},created_time,permalink_url,"
 #: Post fields requested (Graph API Page Post node) with the comment count summary.
 POST_FIELDS = ("id,message,story,created_time,updated_time,permalink_url,"
                "comments.filter(stream).summary(true).limit(0)")
+#: Pages followed in one listing at most (50,000 comments): a guard against endless paging.
+MAX_PAGES = 500
 #: Comments created this long before the newest seen are re-read by incremental fetches.
 LATE_MARGIN = timedelta(minutes=10)
 CURSOR_VERSION = 1
@@ -394,19 +396,25 @@ class FacebookConnector:
         """Yield each page's ``data`` list, following ``paging.next`` exactly as given.
 
         Stops when there is no ``next``, when ``stop(page)`` is true, or when a ``next``
-        URL repeats (a loop guard)."""
+        URL repeats or :data:`MAX_PAGES` were read (loop guards: ``summary_out["looped"]``
+        is then set True)."""
         body = self.client.get(path, params, action=action)
         seen_next: set[str] = set()
         while True:
             data = body.get("data")
             if not isinstance(data, list):
-                raise ConnectorError(f"unexpected response on GET {path}: no data list", platform=PLATFORM,
+                raise ConnectorError(f"unexpected response on GET /{path}: no data list", platform=PLATFORM,
                                      kind="transient", retry_after=60.0)
             if summary_out is not None and isinstance(body.get("summary"), dict) and "summary" not in summary_out:
                 summary_out["summary"] = body["summary"]
             yield data
-            nxt = (body.get("paging") or {}).get("next") if isinstance(body.get("paging"), dict) else None
-            if not nxt or not data or (stop is not None and stop(data)) or nxt in seen_next:
+            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            nxt = paging.get("next")
+            if not nxt or not data or (stop is not None and stop(data)):
+                return
+            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES:
+                if summary_out is not None:
+                    summary_out["looped"] = True
                 return
             seen_next.add(nxt)
             if check is not None:
@@ -450,18 +458,20 @@ class FacebookConnector:
                 except (ValueError, TypeError, AttributeError):
                     bad += 1
         total = summary.get("summary", {}).get("total_count")
-        return out, not cut, total if isinstance(total, int) else None, bad
+        return out, not cut and not summary.get("looped"), total if isinstance(total, int) else None, bad
 
     def _full_listing(self, raw_post: dict, ctx: FetchContext, comments_out: list[Comment],
                       deleted: list[str], warnings: list[str]) -> list[Comment]:
         pid = raw_post["id"]
         text = raw_post.get("message") or raw_post.get("story")
-        comments, _, _, bad = self._read_comments(pid, order="chronological", post_text=text)
+        comments, complete, _, bad = self._read_comments(pid, order="chronological", post_text=text)
         comments_out.extend(comments)
         if bad:
             warnings.append(f"post {pid}: {bad} malformed comment(s) skipped")
+        if not complete:
+            warnings.append(f"post {pid}: Graph paging looped; deletions not checked this poll")
         known = ctx.known_comments.get(pid)
-        if known and not bad:
+        if known and not bad and complete:
             seen = {c.comment_id for c in comments}
             deleted.extend(sorted(k for k in known if k not in seen))
         return comments
@@ -563,26 +573,7 @@ class FacebookConnector:
         try:
             dbg = self.client.get("debug_token", {"input_token": self.client.secrets[0]},
                                   action="debug_token").get("data") or {}
-            scopes = set(dbg.get("scopes") or [])
-            if dbg.get("is_valid") is False:
-                results.append(CheckResult(f"{self.cfg.name} permissions", False,
-                                           "Graph debug_token says the token is not valid: reconnect the Page "
-                                           "(generate a new Page access token)"))
-            else:
-                missing = [p for p in needed if p not in scopes]
-                exp = dbg.get("expires_at")
-                when = ("never expires" if not exp else
-                        f"expires {datetime.fromtimestamp(int(exp), timezone.utc):%Y-%m-%d %H:%M} UTC")
-                if isinstance(exp, int) and exp and datetime.fromtimestamp(exp, timezone.utc) < self._clock():
-                    results.append(CheckResult(f"{self.cfg.name} permissions", False, f"token expired ({when}): reconnect the Page"))
-                elif missing:
-                    results.append(CheckResult(
-                        f"{self.cfg.name} permissions", False,
-                        f"missing permission {', '.join(missing)}: grant it to the app and generate a new Page "
-                        f"access token (granted: {', '.join(sorted(scopes)) or 'none'})"))
-                else:
-                    results.append(CheckResult(f"{self.cfg.name} permissions", True,
-                                               f"granted {', '.join(needed)}; token {when}"))
+            results.append(self._permission_verdict(dbg, needed))
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} permissions", exc.kind != "auth",
                                        f"could not list permissions with debug_token ({exc}); "
@@ -598,6 +589,43 @@ class FacebookConnector:
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} comments read", False, str(exc)))
         return results
+
+    def _permission_verdict(self, dbg: Mapping[str, Any], needed: list[str]) -> CheckResult:
+        """Judge a ``debug_token`` ``data`` object (pure apart from the clock): validity,
+        token type (``PAGE``), the Page it belongs to, expiry, data-access expiry and the
+        permissions ``needed``."""
+        name = f"{self.cfg.name} permissions"
+        now = self._clock()
+
+        def when(ts: Any) -> datetime | None:
+            return datetime.fromtimestamp(ts, timezone.utc) if isinstance(ts, int) and ts > 0 else None
+
+        if dbg.get("is_valid") is False:
+            return CheckResult(name, False, "Graph debug_token says the token is not valid: reconnect the Page "
+                                            "(generate a new Page access token)")
+        if dbg.get("type") not in (None, "PAGE"):
+            return CheckResult(name, False, f"this is a {dbg.get('type')} token, not a Page access token: get the "
+                                            "Page token from GET /me/accounts with the user token")
+        if dbg.get("profile_id") not in (None, self.page_id):
+            return CheckResult(name, False, f"the token belongs to Page {dbg.get('profile_id')}, not {self.page_id}")
+        expires, data_until = when(dbg.get("expires_at")), when(dbg.get("data_access_expires_at"))
+        for label, ts in (("token expired", expires), ("data access expired", data_until)):
+            if ts is not None and ts < now:
+                return CheckResult(name, False, f"{label} on {ts:%Y-%m-%d %H:%M} UTC: reconnect the Page "
+                                                "(log in again and generate a new Page access token)")
+        scopes = set(dbg.get("scopes") or [])
+        missing = [p for p in needed if p not in scopes]
+        if missing:
+            return CheckResult(name, False, f"missing permission {', '.join(missing)}: grant it to the app and "
+                                            "generate a new Page access token (granted: "
+                                            f"{', '.join(sorted(scopes)) or 'none'})")
+        detail = f"granted {', '.join(needed)}; token " + (
+            f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "never expires")
+        if data_until is not None:
+            days = (data_until - now).days
+            detail += f"; data access until {data_until:%Y-%m-%d}" + (
+                f" (in {days} days: reconnect the Page soon)" if days < 14 else "")
+        return CheckResult(name, True, detail)
 
     # ------------------------------------------------------------------ actions
     def hide(self, comment_id: str, hidden: bool = True) -> None:

@@ -86,7 +86,10 @@ def scrub(value: Any, secrets: tuple[str, ...] = ()) -> Any:
 
 def describe_url(method: str, url: str | httpx.URL) -> str:
     """``"GET /v23.0/1000/posts"``: method and path only (no host, no query), for messages."""
-    path = urlsplit(str(url)).path or "/"
+    try:
+        path = urlsplit(str(url)).path or "/"
+    except ValueError:
+        path = "<unparseable URL>"
     return f"{method} {path}"
 
 
@@ -371,6 +374,9 @@ class GraphClient:
                 # exc text may contain the URL (and a next URL's access_token): never use it.
                 last = ConnectorError(f"network error ({type(exc).__name__}) on {where}", platform=PLATFORM,
                                       kind="transient", retry_after=60.0)
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise ConnectorError(f"unusable URL ({type(exc).__name__}) for {where}", platform=PLATFORM,
+                                     kind="refused") from None
             else:
                 self.usage = parse_usage(resp.headers)  # the latest response is authoritative
                 result, err = self._decode(resp, where, action)

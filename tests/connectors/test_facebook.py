@@ -154,7 +154,7 @@ class GraphStub:
         body: dict[str, Any] = {"data": chunk, "paging": {"cursors": {"before": str(start),
                                                                       "after": str(start + len(chunk))}}}
         if start + self.page_size < len(items):
-            qq = [(k, v) for k, v in parse_qsl(request.url.query.decode()) if k != "after"]
+            qq = [(k, v) for k, v in parse_qsl(request.url.query.decode()) if k not in ("after", "access_token")]
             qq = [("access_token", TOKEN)] + qq + [("after", str(start + self.page_size))]
             u = urlsplit(str(request.url))
             body["paging"]["next"] = f"{u.scheme}://{u.netloc}{u.path}?{urlencode(qq)}"
@@ -682,3 +682,69 @@ def test_check_with_refused_token_says_reconnect(make):
     results = make(_check_handler(page_error="190"), page_id="19292868552").check()
     assert len(results) == 1 and not results[0].ok
     assert "reconnect the Page" in results[0].detail and TOKEN not in results[0].detail
+
+
+@pytest.mark.parametrize("change,ok,phrase", [
+    ({"type": "USER"}, False, "not a Page access token"),
+    ({"profile_id": "555"}, False, "belongs to Page 555"),
+    ({"is_valid": False}, False, "reconnect the Page"),
+    ({"data_access_expires_at": int(datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp())}, False,
+     "data access expired on 2026-10-01"),
+    ({"expires_at": int(datetime(2026, 10, 11, tzinfo=timezone.utc).timestamp())}, False, "token expired"),
+    ({"data_access_expires_at": int(datetime(2026, 10, 20, tzinfo=timezone.utc).timestamp())}, True,
+     "reconnect the Page soon"),
+])
+def test_check_judges_debug_token(make, change, ok, phrase):
+    dbg = load("debug_token.json")
+    dbg["data"].update(change)
+    perm = make(_check_handler(debug=dbg), page_id="19292868552").check()[1]
+    assert perm.ok is ok and phrase in perm.detail
+
+
+def test_deletions_not_inferred_when_paging_loops(make):
+    st, (pid,) = stub_with(posts=1, comments=3, page_size=2)
+    conn = make(st, audit_posts_per_poll=0)
+    r1 = conn.fetch(ctx())
+    st.add_comment(pid, NOW + timedelta(minutes=1), "new")
+    # Graph answers every page with the first page and the same next URL: a loop
+    orig = st._page
+    st._page = lambda request, q, items, raw=False: orig(request, {}, items, raw)
+    r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
+    assert r2.deleted == () and any("paging looped" in w for w in r2.warnings)
+
+
+def test_endless_paging_is_bounded(make, monkeypatch):
+    import connectors.facebook as fbmod
+
+    monkeypatch.setattr(fbmod, "MAX_PAGES", 5)
+    st, (pid,) = stub_with(posts=1, comments=2, page_size=1)
+    n = iter(range(10**6))
+    orig = st._page
+
+    def endless(request, q, items, raw=False):  # a fresh next URL every time, same comment
+        if not raw:
+            return orig(request, q, items)
+        body = orig(request, {}, items, True)
+        body["paging"]["next"] = f"https://graph.facebook.com/v23.0/{pid}/comments?after=x{next(n)}"
+        return body if raw else httpx.Response(200, json=body)
+
+    st._page = endless
+    r = make(st, audit_posts_per_poll=0).fetch(ctx(known={pid: frozenset({"gone"})}))
+    assert r.calls == 1 + 5 and r.deleted == () and any("paging looped" in w for w in r.warnings)
+
+
+def test_unusable_next_url_is_a_connector_error(make):
+    st, (pid,) = stub_with(posts=1, comments=2, page_size=1)
+    orig = st._page
+
+    def bad(request, q, items, raw=False):
+        if not raw:
+            return orig(request, q, items)
+        body = orig(request, q, items, True)
+        body["paging"]["next"] = "https://[::1/x"
+        return body if raw else httpx.Response(200, json=body)
+
+    st._page = bad
+    with pytest.raises(ConnectorError) as ei:
+        make(st, audit_posts_per_poll=0).fetch(ctx())
+    assert ei.value.kind == "refused" and "unusable URL" in str(ei.value)
