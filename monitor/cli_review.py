@@ -43,7 +43,7 @@ Clock = Callable[[], datetime]
 
 
 def _system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _config_args_suppressed(p: argparse.ArgumentParser) -> None:
@@ -77,11 +77,10 @@ def format_queue(items: list[review.ReviewItem], tz: ZoneInfo) -> str:
     """The review queue as a table (newest first)."""
     if not items:
         return "No open review items.\n"
-    lines = [f"{'ID':>5}  {'KIND':<20} {'STATUS':<12} {'CREATED':<21} {'AUTHOR':<16} CATEGORIES / SUMMARY"]
+    lines = [f"{'ID':>5}  {'KIND':<20} {'STATUS':<12} {'CREATED':<21} {'AUTHOR':<16} SUMMARY"]
     for it in items:
-        kind = it.kind + (" (urgent)" if it.urgent and it.kind == "escalation" else "")
-        lines.append(f"{it.id:>5}  {kind:<20} {it.review_status:<12} {_local(it.created_at, tz):<21} "
-                     f"{(it.author_id or '-'):<16} {', '.join(it.categories) or '-'}: {_one_line(it.summary, 50)}")
+        lines.append(f"{it.id:>5}  {it.kind:<20} {it.review_status:<12} {_local(it.created_at, tz):<21} "
+                     f"{(it.author_id or '-'):<16} {_one_line(it.summary, 70)}")
     return "\n".join(lines) + "\n"
 
 
@@ -148,8 +147,9 @@ def format_detail(d: review.ReviewDetail, tz: ZoneInfo) -> str:
                        + (f" ({vd['note']})" if vd["note"] else ""))
         if v.siblings or v.replies:
             out.append("  thread:")
-            for s in v.siblings:
-                out.append(_comment_line(s, tz, "    "))
+            for s in sorted([*v.siblings, c], key=lambda x: (x["created_at"], x["comment_id"])):
+                out.append(_comment_line(s, tz, "  ▶ " if s is c else "    ")
+                           + ("  (this comment)" if s is c else ""))
             for r in v.replies:
                 out.append(_comment_line(r, tz, "    ↳ "))
     if d.author:

@@ -352,6 +352,10 @@ def comment_record(store: Store, row: Mapping[str, Any], tz: ZoneInfo) -> dict[s
     }
 
 
+def _where(platform: str) -> str:
+    return {"facebook": "Facebook comment", "twitter": "X post"}.get(platform, f"{platform} comment")
+
+
 def _fmt(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -388,10 +392,17 @@ def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any]) -
         "the school's local time. <code>manifest.json</code> lists the SHA-256 of every file in this bundle; "
         "check it with <code>school-monitor evidence verify</code> or any SHA-256 tool.</p>",
     ]
+    out += ["<h2>Contents</h2>", "<table><tr><th>#</th><th>Posted (school time)</th><th>Where</th>"
+            "<th>Author</th><th>Policy categories</th></tr>"]
+    for i, r in enumerate(records, 1):
+        out.append(f"<tr><td>{i}</td><td>{_fmt(r['created_at_school'])}</td><td>{_fmt(_where(r['platform']))}</td>"
+                   f"<td>{_fmt(r['author']['name'] or r['author']['author_id'])}</td>"
+                   f"<td>{_fmt(', '.join(k['key'] for k in r['keys']) or 'none')}</td></tr>")
+    out.append("</table>")
     for i, r in enumerate(records, 1):
         a = r["author"]
         text = r["text"] if r["text"] is not None else f"[text purged under the retention policy on {r['purged_at_utc']}]"
-        out.append(f"<h2>{i}. {_fmt(r['platform'].title())} comment {_fmt(r['comment_id'])}</h2><table>")
+        out.append(f"<h2>{i}. {_fmt(_where(r['platform']))} {_fmt(r['comment_id'])}</h2><table>")
         rows = [
             ("Posted", f"{_fmt(r['created_at_school'])} (UTC {_fmt(r['created_at_utc'])})"),
             ("Author", f"{_fmt(a['name'] or 'unnamed')} (id {_fmt(a['author_id'])}"

@@ -81,8 +81,8 @@ class PurgeReport:
         """One readable line."""
         verb = "would purge" if self.dry_run else "purged"
         return (f"{verb} the text of {self.unflagged_comments} comment(s) with no policy key (created before "
-                f"{self.unflagged_cutoff}) and {self.evidence_comments} flagged comment(s) (created before "
-                f"{self.evidence_cutoff}); {self.versions} version(s), {self.alerts_redacted} alert(s), "
+                f"{self.unflagged_cutoff[:10]}) and {self.evidence_comments} flagged comment(s) (created before "
+                f"{self.evidence_cutoff[:10]}); {self.versions} version(s), {self.alerts_redacted} alert(s), "
                 f"{self.messages_redacted} email(s), {self.authors_pseudonymised} author name(s); "
                 f"kept {self.kept_open_review} with an open review item")
 
