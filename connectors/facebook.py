@@ -315,7 +315,7 @@ class FacebookConnector:
 
         try:
             # 1. posts inside the look-back window, newest first
-            listing, listing_complete = self._list_posts(window_start, budget_check)
+            listing, listing_complete = self._list_posts(window_start, budget_check, warnings)
             by_created = sorted(listing, key=lambda p: (p["created_time"], p["id"]), reverse=True)
             done: set[str] = set()
             # 2-3. active posts
@@ -369,26 +369,39 @@ class FacebookConnector:
                            cursor=cursor, calls=self.client.calls - start_calls, reads=len(comments_out),
                            warnings=tuple(warnings), next_poll_after=next_after)
 
-    def _list_posts(self, window_start: datetime, budget_check: Callable[[], None]) -> tuple[list[dict], bool]:
-        """Step 1. Returns the posts created since ``window_start`` and whether the listing
-        reached its end (a stop part-way leaves ``complete`` False)."""
+    def _list_posts(self, window_start: datetime, budget_check: Callable[[], None],
+                    warnings: list[str]) -> tuple[list[dict], bool]:
+        """Step 1. Returns the posts created since ``window_start`` (each with a usable
+        ``id`` and ``created_time``; others are skipped with a warning) and whether the
+        listing reached its end (a stop part-way leaves ``complete`` False)."""
         params = {"fields": POST_FIELDS, "since": int(window_start.timestamp()), "limit": PAGE_LIMIT}
         out: list[dict] = []
+        skipped = 0
+        complete = True
         try:
             for page in self._pages(f"{self.page_id}/posts", params, action="read_posts", check=budget_check):
+                older = 0
                 for p in page:
-                    if not isinstance(p, dict) or not p.get("id") or not isinstance(p.get("created_time"), str):
+                    try:
+                        if not isinstance(p, dict) or not p.get("id"):
+                            raise ValueError("no id")
+                        created = parse_time(p["created_time"])
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        skipped += 1
                         continue
-                    if parse_time(p["created_time"]) >= window_start:
+                    if created >= window_start:
                         out.append(p)
-                if page and all(isinstance(p, dict) and isinstance(p.get("created_time"), str)
-                                and parse_time(p["created_time"]) < window_start for p in page):
-                    return out, True  # the API ignored `since`: stop at the window's edge
+                    else:
+                        older += 1
+                if page and older == len(page):
+                    break  # the API ignored `since`: stop at the window's edge
         except _StopPoll:
             if not out:
                 raise
-            return out, False
-        return out, True
+            complete = False
+        if skipped:
+            warnings.append(f"{skipped} post(s) without a usable id or created_time skipped")
+        return out, complete
 
     def _pages(self, path: str, params: Mapping[str, Any], *, action: str,
                check: Callable[[], None] | None = None, stop: Callable[[list], bool] | None = None,

@@ -748,3 +748,15 @@ def test_unusable_next_url_is_a_connector_error(make):
     with pytest.raises(ConnectorError) as ei:
         make(st, audit_posts_per_poll=0).fetch(ctx())
     assert ei.value.kind == "refused" and "unusable URL" in str(ei.value)
+
+
+def test_malformed_posts_and_comments_are_skipped_with_warnings(make):
+    st, (pid,) = stub_with(posts=1, comments=2)
+    st.posts["1000_bad"] = {"id": "1000_bad", "message": "x", "created_time": "yesterday"}
+    st.comments["1000_bad"] = []
+    st.comments[pid].append({"id": f"{pid.split('_')[1]}_9", "message": "bad time", "created_time": "soon"})
+    r = make(st, audit_posts_per_poll=0).fetch(ctx(known={pid: frozenset({"x_1"})}))
+    assert len(r.comments) == 2 and {p.post_id for p in r.posts} == {pid}
+    assert any("1 post(s) without a usable id" in w for w in r.warnings)
+    assert any("1 malformed comment(s) skipped" in w for w in r.warnings)
+    assert r.deleted == ()  # a listing with unreadable comments never infers deletions
