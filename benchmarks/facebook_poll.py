@@ -57,7 +57,7 @@ def build_page(n_posts: int, n_comments: int, span_days: float, seed: int = 5) -
     for i in rng.choices(range(n_posts), weights=weights, k=n_comments):
         counts[i] += 1
     n = 0
-    for post, k in zip(posts, counts):
+    for post, k in zip(posts, counts, strict=True):
         age = (NOW - post.created_at).total_seconds()
         times = sorted(post.created_at + timedelta(seconds=rng.uniform(60, max(120, age - 600))) for _ in range(k))
         for t in times:

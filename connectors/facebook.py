@@ -574,7 +574,8 @@ class FacebookConnector:
                 results.append(CheckResult(f"{self.cfg.name} token", False,
                                            f"token answered for {page.get('id')!r}, not Page {self.page_id}"))
             else:
-                results.append(CheckResult(f"{self.cfg.name} token", True, f"token valid for Page {name} ({self.page_id})"))
+                results.append(CheckResult(f"{self.cfg.name} token", True,
+                                           f"token valid for Page {name} ({self.page_id})"))
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} token", False, str(exc)))
             if exc.kind == "auth":

@@ -495,7 +495,7 @@ class FakeGraphServer:
                     "media": {"image": {"height": 720, "width": 720,
                                         "src": f"https://scontent.xx.fbcdn.net/v/t1.6435-9/{fbid}_n.jpg"}}}
         out = {}
-        for k, (mods, sub) in fields.items():
+        for k, (_mods, sub) in fields.items():
             if k in full:
                 v = full[k]
                 if sub and isinstance(v, dict):

@@ -94,7 +94,8 @@ class GraphStub:
         cid = f"{post_num}_{700000 + self._n}"
         c = {"id": cid, "from": {"id": author, "name": f"Parent {author}"}, "created_time": gtime(created),
              "message": text,
-             "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{post_num}/?comment_id={700000 + self._n}",
+             "permalink_url":
+                 f"https://www.facebook.com/{self.page_id}/posts/{post_num}/?comment_id={700000 + self._n}",
              "is_hidden": False, "can_hide": True}
         if parent:
             c["parent"] = {"id": parent}
@@ -318,7 +319,8 @@ def test_token_sent_in_header_with_appsecret_proof(make):
 @pytest.mark.parametrize("code", ["4", "17", "32", "613", "80001"])
 def test_rate_limit_codes(make, sleeps, code):
     st, _ = stub_with()
-    buc = '{"1000": [{"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 40, "estimated_time_to_regain_access": 7}]}'
+    buc = ('{"1000": [{"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 40, '
+           '"estimated_time_to_regain_access": 7}]}')
     st.override = lambda r: error_response(code, headers={"x-business-use-case-usage": buc})
     with pytest.raises(ConnectorError) as ei:
         make(st).fetch(ctx())
