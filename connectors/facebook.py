@@ -39,9 +39,10 @@ Let ``P`` be the number of Page posts created inside the look-back window
    poll, round-robin over the window, so an edit or a deletion on a post with no other
    activity is found within ``P / 2`` polls.
 
-Calls per poll = ``ceil(P/100)`` + about one per active post (more for a burst of more
-than 100 comments on one post) + the audit. Nothing depends on the number of comments
-already stored or on posts older than the window. The first poll lists everything in the
+Calls per poll = ``ceil(P/100) + A`` (more for a burst of more than 100 comments on one
+post) + the audit. Nothing depends on the number of comments already stored or on posts
+older than the window (``benchmarks/facebook_poll.py``: 2,000 posts in the window, 50,000
+comments, 100 new on 83 posts: 128 calls; nothing new: 29 calls). The first poll lists everything in the
 window once. ``max_calls_per_poll`` bounds a poll; unfinished posts stay "active" in the
 cursor and are done next poll, newest first.
 
