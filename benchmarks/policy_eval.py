@@ -148,7 +148,7 @@ def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
         con = sqlite3.connect(db)
         pred: dict[str, list[str]] = {}
         cols = [r[1] for r in con.execute("PRAGMA table_info(assessments)")]
-        order = "ORDER BY rowid"
+        order = "ORDER BY platform, comment_id, version"
         for row in con.execute(f"SELECT comment_id, categories FROM assessments {order}"):
             pred[row[0]] = list(json.loads(row[1] or "[]"))  # the latest assessment wins
         # map native comment ids back to the file's ids when replay keeps them apart
