@@ -55,7 +55,7 @@ STOP_AT_PCT = 95.0
 
 _SECRET_PARAM_RE = re.compile(r"(access_token|appsecret_proof|input_token|client_secret)=[^&\s\"'<>]*",
                               re.IGNORECASE)
-_BEARER_RE = re.compile(r"(Bearer|OAuth)\s+[A-Za-z0-9._\-|%]+")
+_BEARER_RE = re.compile(r"(Bearer|OAuth)\s+[A-Za-z0-9._\-|%]{16,}")
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:

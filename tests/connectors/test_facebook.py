@@ -762,3 +762,14 @@ def test_malformed_posts_and_comments_are_skipped_with_warnings(make):
     assert any("1 post(s) without a usable id" in w for w in r.warnings)
     assert any("1 malformed comment(s) skipped" in w for w in r.warnings)
     assert r.deleted == ()  # a listing with unreadable comments never infers deletions
+
+
+def test_redact_hides_secrets_but_keeps_graph_wording():
+    from connectors.graph_client import redact
+
+    assert redact("Invalid OAuth access token - Cannot parse access token") == \
+        "Invalid OAuth access token - Cannot parse access token"
+    assert redact(f"Authorization: Bearer {TOKEN}") == "Authorization: Bearer [redacted]"
+    assert redact(f"GET /x?a=1&access_token={TOKEN}&appsecret_proof=abc") == \
+        "GET /x?a=1&access_token=[redacted]&appsecret_proof=[redacted]"
+    assert redact(f"token {TOKEN} leaked", (TOKEN,)) == "token [redacted] leaked"
