@@ -433,6 +433,7 @@ class ActionPlan:
     :ivar author_id: the platform-prefixed author id (what ``block`` blocks).
     :ivar alert_id: the review item it came from, when one was named.
     :ivar description: one readable sentence of what would be done.
+    :ivar author_handle: the X username, when known (for the block instructions' link).
     """
 
     action: str
@@ -442,6 +443,7 @@ class ActionPlan:
     author_id: str
     alert_id: int | None
     description: str
+    author_handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -491,7 +493,7 @@ def plan_action(store: Store, target: str | int, action: str, *, comment: str | 
         else:
             raise ReviewError(f"review item {item.id} is about {len(item.comment_refs)} comments "
                               f"({', '.join(p + ':' + c for p, c in item.comment_refs)}); name one with --comment")
-    row = store.one("SELECT platform, comment_id, account, author_id, author_name, is_hidden FROM comments "
+    row = store.one("SELECT platform, comment_id, account, author_id, author_name, author_handle FROM comments "
                     "WHERE platform = ? AND comment_id = ?", list(ref))
     if row is None:
         raise ReviewError(f"no stored comment {ref[0]}:{ref[1]}")
@@ -501,7 +503,8 @@ def plan_action(store: Store, target: str | int, action: str, *, comment: str | 
     else:
         desc = f"{action} {row['platform']} comment {row['comment_id']} by {who} on account {row['account']!r}"
     return ActionPlan(action=action, platform=row["platform"], account=row["account"], comment_id=row["comment_id"],
-                      author_id=row["author_id"], alert_id=alert_id, description=desc)
+                      author_id=row["author_id"], alert_id=alert_id, description=desc,
+                      author_handle=row["author_handle"])
 
 
 ConnectorFactory = Callable[[Any], Any]
@@ -519,7 +522,8 @@ def perform_action(store: Store, config: Config, plan: ActionPlan, *, actor: str
     (``connector_factory(config.account(plan.account))``, default
     :func:`connectors.build_connector`): ``connector.hide(comment_id, hidden)`` (Graph API
     ``POST /{comment-id}`` with ``is_hidden``; X API v2 ``PUT /2/tweets/:id/hidden``) or
-    ``connector.block(author_id)`` (Graph API ``POST /{page-id}/blocked``; X refuses).
+    ``connector.block(author_id)`` (Graph API ``POST /{page-id}/blocked``; X refuses with the
+    steps to block in the app, given the author's handle when known).
 
     On success the comment's ``is_hidden`` is updated and ``review.<action>`` audited; on a
     refusal ``review.<action>_refused`` is audited with the error and :class:`ActionRefused`
@@ -551,7 +555,11 @@ def perform_action(store: Store, config: Config, plan: ActionPlan, *, actor: str
     try:
         connector = factory(account_config)
         if plan.action == "block":
-            message = connector.block(plan.author_id) or f"blocked {plan.author_id}"
+            if plan.platform == "twitter" and plan.author_handle:  # TwitterConnector.block takes the handle
+                message = connector.block(plan.author_id, handle=plan.author_handle)
+            else:
+                message = connector.block(plan.author_id)
+            message = message or f"blocked {plan.author_id}"
         else:
             hidden = plan.action == "hide"
             connector.hide(plan.comment_id, hidden)

@@ -104,3 +104,28 @@ def test_graph_permission_error_is_reported_and_audited_without_the_token(graph,
     assert d["code"] == 200 and d["status"] == 403
     dump = "\n".join(builder.store.db.iterdump())
     assert TOKEN not in dump
+
+
+def test_block_on_x_with_the_real_connector_gives_the_in_app_steps(builder, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSM_TEST_X_BEARER", "bearer-for-review-tests-0123456789")
+    (tmp_path / "config.toml").write_text("""
+[school]
+name = "Brookfield Primary School"
+[[accounts]]
+name = "school-x"
+platform = "twitter"
+user_id = "2000"
+handle = "BrookfieldPS"
+bearer_token_env = "SSM_TEST_X_BEARER"
+base_url = "http://127.0.0.1:9"
+[storage]
+path = "monitor.db"
+""")
+    aid = builder.add(sb.make_comment("1460323737035677698", "racist abuse", platform="twitter", author="tw:77",
+                                      post="1460323737035677000", handle="bps_troll"),
+                      ("racist_homophobic",), block=True)[-1]
+    with pytest.raises(CommandError) as exc:
+        _run(tmp_path / "config.toml", "review", "block", str(aid), "--yes", "--by", "jsmith")
+    msg = str(exc.value)
+    assert "To block @bps_troll: sign in to X as @BrookfieldPS, open https://x.com/bps_troll" in msg
+    assert builder.store.scalar("SELECT action FROM audit_log") == "review.block_refused"

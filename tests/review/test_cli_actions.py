@@ -36,9 +36,9 @@ class FakeConnector:
                                  platform=self.cfg.platform, kind="refused")
         self.calls.append(("hide", self.cfg.name, comment_id, hidden))
 
-    def block(self, author_id):
+    def block(self, author_id, *, handle=None):
         if self.cfg.platform == "twitter":
-            raise ConnectorError("X does not allow blocking through the API: open https://x.com/troll, "
+            raise ConnectorError(f"X does not allow blocking through the API: open https://x.com/{handle}, "
                                  "choose More then Block", platform="twitter", kind="refused")
         if self.refuse:
             raise self.refuse
@@ -170,7 +170,7 @@ def test_block_on_facebook_and_refused_on_x(env):
     rc, out = env["run"]("review", "block", str(fb), "--yes", "--by", "j")
     assert rc == 0 and "blocked fb:1009 from Page 1000" in out
     assert ("block", "school-fb", "fb:1009") in env["calls"]
-    x = b.add(sb.make_comment("2001", "racist slur", platform="twitter", author="tw:77", post="1999"),
+    x = b.add(sb.make_comment("2001", "racist slur", platform="twitter", author="tw:77", post="1999", handle="troll"),
               ("racist_homophobic",), block=True)[0]
     rc, out = env["run"]("review", "block", str(x), "--by", "j")
     assert "X does not allow blocking through its API" in out
