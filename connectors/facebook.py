@@ -212,9 +212,20 @@ def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str 
         warnings.append("cursor not understood (version or shape); starting a fresh look-back")
         return {}, None, warnings
     posts: dict[str, _PostState] = {}
+    dropped = 0
     for pid, st in cursor["posts"].items():
-        if isinstance(st, Mapping) and isinstance(st.get("n"), int):
-            posts[str(pid)] = _PostState(st["n"], st.get("u"), st.get("w"))
+        try:
+            if not isinstance(st, Mapping) or not isinstance(st.get("n"), int):
+                raise ValueError("no count")
+            w = st.get("w")
+            if w is not None:
+                parse_time(w)
+            u = st.get("u")
+            posts[str(pid)] = _PostState(st["n"], u if isinstance(u, str) else None, w)
+        except (ValueError, TypeError, AttributeError):
+            dropped += 1  # re-read in full this poll
+    if dropped:
+        warnings.append(f"{dropped} unreadable post state(s) in the cursor; those posts are re-read")
     audit = cursor.get("audit")
     return posts, audit if isinstance(audit, str) else None, warnings
 

@@ -773,3 +773,14 @@ def test_redact_hides_secrets_but_keeps_graph_wording():
     assert redact(f"GET /x?a=1&access_token={TOKEN}&appsecret_proof=abc") == \
         "GET /x?a=1&access_token=[redacted]&appsecret_proof=[redacted]"
     assert redact(f"token {TOKEN} leaked", (TOKEN,)) == "token [redacted] leaked"
+
+
+def test_damaged_post_state_in_cursor_is_re_read(make):
+    st, (pid,) = stub_with(posts=1, comments=2)
+    conn = make(st, audit_posts_per_poll=0)
+    r1 = conn.fetch(ctx())
+    cursor = json.loads(json.dumps(r1.cursor))
+    cursor["posts"][pid]["w"] = "not a time"
+    r2 = conn.fetch(ctx(cursor, known_from(r1.comments)))
+    assert len(r2.comments) == 2 and any("unreadable post state" in w for w in r2.warnings)
+    assert r2.cursor["posts"][pid]["w"] == r1.cursor["posts"][pid]["w"]
