@@ -23,6 +23,9 @@ head is still there (an *anchor*). A bundle's manifest also carries the head.
   version with its text, hashes and chain link);
 * ``raw/<platform>-<comment_id>-v<version>.json``: each stored platform payload, byte for
   byte (its SHA-256 is the ``raw_sha256`` in the chain);
+* ``audit.json``: the audit log entries about these comments, their review items and (for
+  an author export) the author: who acknowledged, resolved, hid, blocked or exported, when
+  and why (the chain of custody);
 * ``summary.html``: a readable summary for a referral;
 * ``manifest.json``: SHA-256 and size of every other file, the selection, who exported it
   and when, and the store's chain head and verification result.
@@ -242,6 +245,46 @@ def record_check(store: Store, report: ChainReport, *, actor: str, now: datetime
                             "problems": [str(p) for p in report.problems[:20]]})
 
 
+# --------------------------------------------------------------------------- related rows
+
+
+def review_alerts_about(store: Store, refs: Iterable[tuple[str, str]],
+                        author_ids: Iterable[str] = ()) -> list[dict]:
+    """Review items (``alerts`` rows of a review kind, JSON columns decoded) about any of
+    the comments ``refs`` or the authors ``author_ids``, oldest first."""
+    from monitor.domain import REVIEW_KINDS
+
+    refs, authors = set(refs), set(author_ids)
+    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
+    out = []
+    for a in store.db.query(f"SELECT * FROM alerts WHERE kind IN ({kinds}) ORDER BY id"):
+        a = dict(a)
+        for col in ("comment_refs", "categories", "details"):
+            a[col] = json.loads(a[col] or ("{}" if col == "details" else "[]"))
+        if a["author_id"] in authors or any((str(p), str(c)) in refs for p, c in a["comment_refs"]):
+            out.append(a)
+    return out
+
+
+def audit_entries_about(store: Store, refs: Iterable[tuple[str, str]], alert_ids: Iterable[int],
+                        author_ids: Iterable[str] = ()) -> list[dict]:
+    """Audit log entries (``details`` decoded) whose target is one of the comments
+    (``PLATFORM:ID``), review items (``alert:N``) or authors, or whose details name them
+    (author ids and comment ids matched as JSON strings), oldest first."""
+    refs, alert_ids, authors = set(refs), set(alert_ids), set(author_ids)
+    targets = {*(f"{p}:{c}" for p, c in refs), *(f"alert:{i}" for i in alert_ids), *authors}
+    needles = [json.dumps(a) for a in authors] + [json.dumps(c) for _, c in refs]
+    out = []
+    for e in store.db.query("SELECT * FROM audit_log ORDER BY id"):
+        e = dict(e)
+        details = e["details"] or "{}"
+        e["details"] = json.loads(details)
+        if e["target"] in targets or any(n in details for n in needles) or \
+                (isinstance(e["details"], dict) and e["details"].get("alert_id") in alert_ids):
+            out.append(e)
+    return out
+
+
 # --------------------------------------------------------------------------- export
 
 
@@ -360,10 +403,12 @@ def _fmt(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any]) -> str:
+def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any], audit: list[dict] | None = None,
+                        tz: ZoneInfo | None = None) -> str:
     """The bundle's readable summary (HTML, every value escaped). ``manifest_head`` holds
     the manifest fields shown in the header (school, created_at, created_by, selection,
-    timezone, store_chain)."""
+    timezone, store_chain); ``audit`` the audit log entries about the comments (shown as
+    "Actions recorded", times in ``tz``)."""
     m = manifest_head
     chain = m.get("store_chain", {})
     out = [
@@ -441,6 +486,14 @@ def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any]) -
         rows.append(("SHA-256 (content)", f"<code>{_fmt(r['sha256'])}</code>"))
         out += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
         out.append("</table>")
+    if audit:
+        out += ["<h2>Actions recorded (audit log)</h2>",
+                "<table><tr><th>When</th><th>Who</th><th>What</th><th>Why</th></tr>"]
+        for e in audit:
+            when = school_time(e["at"], tz) if tz else e["at"]
+            out.append(f"<tr><td>{_fmt(when)}</td><td>{_fmt(e['actor'])}</td><td>{_fmt(e['action'])} "
+                       f"{_fmt(e['target'] or '')}</td><td>{_fmt(e['reason'] or '')}</td></tr>")
+        out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -497,6 +550,10 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
                 raw = store.scalar("SELECT raw FROM comment_versions WHERE id = ?", [v["chain_row"]])
                 files[v["raw_file"]] = raw.encode("utf-8", "surrogatepass")
     files["comments.json"] = (json.dumps(records, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+    refs = [(r["platform"], r["comment_id"]) for r in records]
+    alerts = review_alerts_about(store, refs)
+    audit = audit_entries_about(store, refs, [a["id"] for a in alerts], [author_id] if author_id else [])
+    files["audit.json"] = (json.dumps(audit, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
     head = {
         "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "school": config.school.name,
         "timezone": config.school.timezone, "created_at": iso(now),
@@ -507,7 +564,7 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
         "store_chain": {"verified": chain.ok, "rows": chain.rows, "head": chain.head, "head_id": chain.head_id,
                         "problems": [str(p) for p in chain.problems[:20]]},
     }
-    files["summary.html"] = render_summary_html(records, head).encode()
+    files["summary.html"] = render_summary_html(records, head, audit, tz).encode()
     manifest = {**head, "files": [{"path": n, "sha256": sha256_bytes(b), "bytes": len(b)}
                                   for n, b in sorted(files.items())]}
     manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
@@ -645,7 +702,8 @@ def _verify_record(r: Mapping[str, Any], contents: Mapping[str, bytes], store: S
 
 
 __all__ = [
-    "BUNDLE_FORMAT", "ChainProblem", "ChainReport", "EvidenceError", "comment_record", "content_sha256",
+    "BUNDLE_FORMAT", "ChainProblem", "ChainReport", "EvidenceError", "audit_entries_about", "comment_record",
+    "content_sha256", "review_alerts_about",
     "export_bundle", "manifest_sha256", "record_check", "render_summary_html", "school_time", "verify_bundle",
     "verify_chain",
 ]

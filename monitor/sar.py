@@ -32,8 +32,8 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config
-from monitor.domain import AUTHOR_PREFIX, REVIEW_KINDS, iso
-from monitor.evidence import comment_record
+from monitor.domain import AUTHOR_PREFIX, iso
+from monitor.evidence import audit_entries_about, comment_record, review_alerts_about
 from monitor.store import Store
 
 SAR_FORMAT = "school-social-monitor/subject-access-export"
@@ -111,13 +111,7 @@ def collect(store: Store, author_id: str, tz: ZoneInfo) -> dict[str, Any]:
             v["raw"] = json.loads(raw) if raw else None
             v.pop("raw_file", None)
         comments.append(rec)
-    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
-    alerts = []
-    for a in _rows(store, f"SELECT * FROM alerts WHERE kind IN ({kinds}) ORDER BY id", [], "comment_refs",
-                   "categories", "details"):
-        about = a["author_id"] == author_id or any((p, c) in refs for p, c in a["comment_refs"])
-        if about:
-            alerts.append(a)
+    alerts = review_alerts_about(store, refs, [author_id])
     alert_ids = {a["id"] for a in alerts}
     messages = []
     for m in _rows(store, "SELECT * FROM messages ORDER BY id", [], "alert_ids", "recipients"):
@@ -125,15 +119,7 @@ def collect(store: Store, author_id: str, tz: ZoneInfo) -> dict[str, Any]:
             body = m.pop("body")
             m["body"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
             messages.append(m)
-    # JSON-quoted, so that a short id never matches inside another value
-    needles = [json.dumps(author_id)] + [json.dumps(c) for _, c in refs]
-    targets = {author_id, *(f"{p}:{c}" for p, c in refs), *(f"alert:{i}" for i in alert_ids)}
-    audit = []
-    for e in _rows(store, "SELECT * FROM audit_log ORDER BY id", [], "details"):
-        text = json.dumps(e["details"], ensure_ascii=False)
-        if e["target"] in targets or any(n in text for n in needles) or \
-                (e["details"] or {}).get("alert_id") in alert_ids:
-            audit.append(e)
+    audit = audit_entries_about(store, refs, alert_ids, [author_id])
     out = {
         "author": store.one("SELECT * FROM authors WHERE author_id = ?", [author_id]),
         "comments": comments,

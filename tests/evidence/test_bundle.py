@@ -50,8 +50,12 @@ def test_export_by_author_holds_everything_and_verifies(store, cfg, tmp_path):
         records = json.loads(zf.read("comments.json"))
         html = zf.read("summary.html").decode()
         raw = zf.read("raw/facebook-1000_1_1-v1.json")
-    assert names == {"manifest.json", "comments.json", "summary.html", "raw/facebook-1000_1_1-v1.json",
-                     "raw/facebook-1000_1_1-v2.json", "raw/facebook-1000_2_1-v1.json"}
+    assert names == {"manifest.json", "comments.json", "audit.json", "summary.html",
+                     "raw/facebook-1000_1_1-v1.json", "raw/facebook-1000_1_1-v2.json", "raw/facebook-1000_2_1-v1.json"}
+    with zipfile.ZipFile(path) as zf:
+        audit = json.loads(zf.read("audit.json"))
+    # the chain of custody: the coordinator's verdict on the escalation
+    assert [(e["actor"], e["action"], e["reason"]) for e in audit] == [("jsmith", "review.resolve", "LADO")]
     for f in manifest["files"]:
         with zipfile.ZipFile(path) as zf:
             assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
@@ -77,6 +81,7 @@ def test_export_by_author_holds_everything_and_verifies(store, cfg, tmp_path):
     assert "Sam &lt;b&gt;Troll&lt;/b&gt;" in html
     assert "2026-09-07 15:00:00 BST" in html and "allegations made about school staff" in html
     assert "Deleted on the platform" in html and "Edit history" in html
+    assert "Actions recorded (audit log)" in html and "review.resolve" in html
 
 
 def test_export_is_audited_with_the_manifest_hash_and_chain_head(store, cfg, tmp_path):
