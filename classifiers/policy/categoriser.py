@@ -39,6 +39,11 @@ from classifiers.policy.targets import Mention, TargetMatcher
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
 _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t|isn'?t|hasn'?t|haven'?t|wouldn'?t|won'?t|cannot|can'?t)\b|n't)\W*(\w+\W+){0,2}$")
 _QUESTION_SENT = re.compile(r"\?\s*$")
+_THING_AFTER = re.compile(r"\s+(rumou?rs?|messages?|comments?|things?|lies|behaviou?r|attitude|food|dinners?|weather|"
+                         r"system|policy|decision|idea|parking|traffic|service|situation|emails?|letters?|posts?|"
+                         r"stuff|words|language|names|menu|website|app|rules?|car|cars|price|prices|costs?|budget)\b")
+_FIRST_PERSON = re.compile(r"\b(me|us|my|our|moj|moja|mojego|mojej|mnie|meu|mea|mele|mine|mera|meri|mere|mujhe|hamare|hamari)\b")
+_HYPOTHETICAL = re.compile(r"\b(if|unless|in case|should (he|she|they|any))\b[^,.;]{0,60}$")
 _WISH = re.compile(r"\b(to|'ll|will|would|should|gonna|wanna|could|might|shall)\s+$")
 _LAUGH = re.compile(r"(😂|🤣|😆|😅|\blol\b|\blmao\b|\bhaha)")
 _SENT_SPLIT = re.compile(r"(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)(?:[.!?]+(?=\s|$)|\n+)")
@@ -154,7 +159,8 @@ class Categoriser:
             return quoted and any(_sent_of(sents, r.start) == _sent_of(sents, h.start) for r in reporting)
 
         def target(h: _Hit, kinds: tuple[str, ...], prefer_before: bool = True, pronoun: bool = True,
-                   only_before: bool = False, carry: bool = False, prefer_person: bool = False) -> Mention | None:
+                   only_before: bool = False, carry: bool = False, prefer_person: bool = False,
+                   carry_roles: bool = True) -> Mention | None:
             """The mention a cue is aimed at: nearest in the same sentence (before it
             preferred); with ``carry``, a cue opening its sentence ("Clown can't even...")
             or a sentence with no mention looks back to the previous sentence; else a
@@ -163,7 +169,8 @@ class Categoriser:
             si = _sent_of(sents, h.start)
             best, best_d = None, 10 ** 9
             persons_first = prefer_person and any(
-                _sent_of(sents, m.start) == si and m.kind in ("staff", "pupil", "parent", "own_child") for m in mentions)
+                _sent_of(sents, m.start) == si and m.end <= h.start and m.kind in ("staff", "pupil", "parent", "own_child")
+                for m in mentions)
             for m in mentions:
                 if _sent_of(sents, m.start) != si:
                     continue
@@ -182,7 +189,8 @@ class Categoriser:
             s0, s1 = sents[si]
             opens = not norm[s0:h.start].strip(" \t\n\"'@")
             if carry and si > 0 and (best is None or (opens and best.start >= h.end)):
-                prev = [m for m in mentions if _sent_of(sents, m.start) == si - 1 and m.kind in ("staff", "pupil")]
+                prev = [m for m in mentions if _sent_of(sents, m.start) == si - 1 and m.kind in ("staff", "pupil")
+                        and (carry_roles or m.how != "role")]
                 if prev:
                     return prev[-1] if prev[-1].kind in kinds else None
             if best is not None:
@@ -257,8 +265,8 @@ class Categoriser:
         # ---- offensive_* (insults, mockery) ------------------------------------
         for section in ("insult", "mockery"):
             for h in self._hits(section, masked):
-                if reported(h):
-                    continue
+                if reported(h) or _THING_AFTER.match(masked, h.end):
+                    continue  # "vile rumours", "useless system": about a thing, not a person
                 t = target(h, ("staff", "pupil", "school", "own_child", "parent", "other_school"), carry=True,
                            prefer_person=section == "insult")
                 if t is None or (addressed_parent and t.kind != "staff"):
@@ -285,12 +293,14 @@ class Categoriser:
                        score=ins, threshold=th.get("insult", 0.5))
 
         # ---- allegations --------------------------------------------------------
-        for h in self._hits("staff_act", norm) + self._hits("harm_sign", norm):
+        for h in self._hits("staff_act", masked) + self._hits("harm_sign", masked):
             si = _sent_of(sents, h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 25):h.start]):
                 continue
             if _WISH.search(norm[max(0, h.start - 20):h.start]):
                 continue  # "wants to slap", "I'll grab": a wish or threat, not a claim
+            if _HYPOTHETICAL.search(norm[sents[si][0]:h.start]) and "again" not in norm[h.end:h.end + 50]:
+                continue  # "if any teacher laid a finger on my kid...": hypothetical
             if h.section == "harm_sign":
                 actor = staff_mentions[-1] if staff_mentions else None
             else:
@@ -302,7 +312,7 @@ class Categoriser:
                 continue
             ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
             ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}"', (h.start, h.end))
-        for h in self._hits("pupil_act", norm):
+        for h in self._hits("pupil_act", masked):
             si = _sent_of(sents, h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
@@ -318,7 +328,7 @@ class Categoriser:
             act_sents = {_sent_of(sents, e.span[0]) for e in ev.items["allegation_staff"] if e.kind == "lexicon" and e.span}
             hedged = bool(act_sents) and act_sents <= hedged_sents or (hedged_comment and not assertion)
             act_text = " ".join(norm[sents[i][0]:sents[i][1]] for i in act_sents)
-            first_hand = (bool(own_child) or re.search(r"\b(me|us|my|our)\b", act_text) is not None) and not assertion
+            first_hand = (bool(own_child) or _FIRST_PERSON.search(act_text) is not None) and not assertion
             if not hedged and (assertion or not first_hand):
                 why = f'presented as fact ("{text[assertion[0].start:assertion[0].end]}")' if assertion else \
                     "claimed of staff by a third party, not a first-hand report about own child"
@@ -352,7 +362,8 @@ class Categoriser:
         praise_n = len(self._hits("praise", norm))
         if complaint_hits and not (praise_n > len(complaint_hits) and " but " not in norm):
             for h in complaint_hits:
-                t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"))
+                t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True,
+                           carry_roles=False)
                 if t is not None and t.kind == "staff":
                     ev.add("complaint_staff", "target", t.describe(), (t.start, t.end))
                     ev.add("complaint_staff", "lexicon", f'dissatisfaction "{text[h.start:h.end]}"', (h.start, h.end))

@@ -92,6 +92,10 @@ _MASK = r"[*#@$%!._\-]"
 MASKED_SECTIONS = frozenset({"slur", "insult", "identity_hostility", "threat", "mockery"})
 
 
+#: Letters NFKD does not decompose (Polish ł, Scandinavian ø...).
+_FOLD = {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "æ": "a", "œ": "o"}
+
+
 class LexiconError(ValueError):
     """A lexicon file or inline table is malformed; the message names the source, the
     section and the entry."""
@@ -115,6 +119,7 @@ def normalise(text: str) -> str:
         low = ch.lower()
         if len(low) != 1:
             low = ch
+        low = _FOLD.get(low, low)
         if not low.isascii():
             base = unicodedata.normalize("NFKD", low)[0]
             if base.isascii() and base.isalpha():
