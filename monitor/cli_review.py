@@ -7,7 +7,7 @@ evidence, retention purge and subject access requests.
     review show ID [--json]
     review ack ID [--note TEXT] [--by NAME]
     review resolve ID --verdict confirmed|false_positive|blocked|hidden|removed
-                      [--keys KEY,KEY] [--note TEXT] [--by NAME]
+                      [--keys KEY,KEY] [--note TEXT] [--amend] [--by NAME]
     review hide ID [--comment PLATFORM:ID] [--reason TEXT] [--yes] [--by NAME]
     review unhide ID [--comment PLATFORM:ID] [--reason TEXT] [--yes] [--by NAME]
     review block ID [--reason TEXT] [--yes] [--by NAME]
@@ -248,12 +248,13 @@ class _Commands:
         config, store = self._open(args)
         try:
             item = review.resolve(store, args.id, args.verdict, actor=actor(args), now=self.clock(),
-                                  note=args.note, keys=keys)
+                                  note=args.note, keys=keys, amend=args.amend)
         except review.ReviewError as exc:
             raise CommandError(str(exc)) from None
         finally:
             store.close()
-        self.out.write(f"Review item {item.id} resolved by {item.resolved_by}: {item.verdict}.\n")
+        self.out.write(f"Review item {item.id} {'amended' if args.amend else 'resolved'} by {item.resolved_by}: "
+                       f"{item.verdict}.\n")
         return 0
 
     def review_action(self, args: argparse.Namespace) -> int:
@@ -478,6 +479,8 @@ def register(sub: "argparse._SubParsersAction", *, connector_factory: Callable[[
     p.add_argument("--keys", metavar="KEY,KEY", default=None,
                    help=f"policy keys you confirm (one of: {', '.join(POLICY_KEYS)})")
     p.add_argument("--note", metavar="TEXT", help="why (audit log and verdict)")
+    p.add_argument("--amend", action="store_true",
+                   help="correct the verdict of a resolved item (needs --note; the earlier verdict stays in history)")
     p.set_defaults(func=cmd.review_resolve)
 
     for action, helptext in (("hide", "hide the comment on the platform (Facebook comment or X reply)"),

@@ -6,7 +6,7 @@ A *review item* is a row of the ``alerts`` table whose ``kind`` is one of
 ``needs_review``). Its ``review_status`` moves only forward::
 
     open --ack--> acknowledged --resolve--> resolved
-    open ------------------------resolve--> resolved
+    open ------------------------resolve--> resolved --resolve --amend--> resolved
 
 Acknowledging an escalation stops the outbox repeating it (the outbox repeats only while
 ``review_status == 'open'``). Resolving records the coordinator's *verdict*:
@@ -371,8 +371,9 @@ def automatic_keys(store: Store, platform: str, comment_id: str) -> list[str]:
 
 
 def resolve(store: Store, alert_id: int | str, verdict: str, *, actor: str, now: datetime,
-            note: str | None = None, keys: Sequence[str] | None = None) -> ReviewItem:
-    """Resolve an open or acknowledged item with a verdict.
+            note: str | None = None, keys: Sequence[str] | None = None, amend: bool = False) -> ReviewItem:
+    """Resolve an open or acknowledged item with a verdict (or, with ``amend``, correct
+    the verdict of a resolved one).
 
     Sets ``review_status = 'resolved'``, ``resolved_at``/``resolved_by``, ``verdict`` and
     ``note`` on the alert; writes one ``verdicts`` row per comment of the item (see the
@@ -382,8 +383,12 @@ def resolve(store: Store, alert_id: int | str, verdict: str, *, actor: str, now:
     :param verdict: one of :data:`VERDICTS`.
     :param keys: for a confirming verdict on a one-comment item, the keys the coordinator
         confirms (replacing the automatic ones); not allowed with ``false_positive``.
-    :raises ReviewError: unknown id, already resolved, unknown verdict or key, ``keys``
-        with ``false_positive`` or with an item about several comments.
+    :param amend: correct the verdict of a *resolved* item: new ``verdicts`` rows are added
+        (the latest counts; earlier ones stay as history) and ``review.amend`` is audited
+        with the previous verdict. A ``note`` saying why is required.
+    :raises ReviewError: unknown id, already resolved (without ``amend``), not resolved
+        (with ``amend``), unknown verdict or key, ``keys`` with ``false_positive`` or with an
+        item about several comments, ``amend`` without a note.
     """
     if verdict not in VERDICTS:
         raise ReviewError(f"unknown verdict {verdict!r} (expected one of: {', '.join(VERDICTS)})")
@@ -392,17 +397,22 @@ def resolve(store: Store, alert_id: int | str, verdict: str, *, actor: str, now:
     chosen = _check_keys(keys) if keys is not None else None
     if chosen is not None and verdict == "false_positive":
         raise ReviewError("--keys names the keys you confirm; a false_positive confirms none (leave --keys out)")
+    if amend and not (note and note.strip()):
+        raise ReviewError("correcting a verdict needs a --note saying why")
     with store.transaction():
         item = get_item(store, alert_id)
-        if item.review_status == "resolved":
+        if item.review_status == "resolved" and not amend:
             raise ReviewError(f"review item {item.id} is already resolved ({item.verdict}, by {item.resolved_by} "
-                              f"at {item.resolved_at}); a verdict cannot be changed, add a note to a new item instead")
+                              f"at {item.resolved_at}); to correct the verdict, use --amend with a --note saying why")
+        if amend and item.review_status != "resolved":
+            raise ReviewError(f"review item {item.id} is {item.review_status}, not resolved: resolve it without --amend")
         if chosen is not None and len(item.comment_refs) != 1:
             raise ReviewError(f"review item {item.id} covers {len(item.comment_refs)} comments; --keys needs an item "
                               "about exactly one comment")
+        states = "('resolved')" if amend else "('open', 'acknowledged')"
         cur = store.db.execute(
             "UPDATE alerts SET review_status = 'resolved', resolved_at = ?, resolved_by = ?, verdict = ?, note = ? "
-            "WHERE id = ? AND review_status IN ('open', 'acknowledged')",
+            f"WHERE id = ? AND review_status IN {states}",
             [iso(now), actor, verdict, note, item.id])
         if cur.rowcount != 1:
             raise ReviewError(f"review item {item.id} changed while resolving it; try again")
@@ -414,8 +424,9 @@ def resolve(store: Store, alert_id: int | str, verdict: str, *, actor: str, now:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [platform, comment_id, item.id, verdict, dumps(vkeys), actor, iso(now), note])
             recorded[f"{platform}:{comment_id}"] = vkeys
-        store.audit(actor, "review.resolve", f"alert:{item.id}", note, now,
-                    _audit_details(item, verdict=verdict, keys=recorded))
+        extra = {"previous_verdict": item.verdict} if amend else {}
+        store.audit(actor, "review.amend" if amend else "review.resolve", f"alert:{item.id}", note, now,
+                    _audit_details(item, verdict=verdict, keys=recorded, **extra))
     return get_item(store, item.id)
 
 

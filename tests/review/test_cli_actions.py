@@ -97,11 +97,15 @@ def test_cli_list_show_ack_resolve(env):
     assert out == "No open review items.\n"
     rc, out = run("review", "list", "--all", "--json")
     assert [i["verdict"] for i in json.loads(out)] == ["confirmed"]
-    with pytest.raises(CommandError, match="already resolved"):
+    with pytest.raises(CommandError, match="already resolved .* use --amend"):
         run("review", "resolve", str(aid), "--verdict", "false_positive", "--by", "x")
     with pytest.raises(CommandError, match="no review item 77"):
         run("review", "ack", "77", "--by", "x")
-    assert _audit(s) == [("jsmith", "review.ack", f"alert:{aid}"), ("jsmith", "review.resolve", f"alert:{aid}")]
+    rc, out = run("review", "resolve", str(aid), "--verdict", "removed", "--amend", "--note", "Facebook removed it",
+                  "--by", "jsmith")
+    assert rc == 0 and "amended by jsmith: removed" in out
+    assert _audit(s) == [("jsmith", "review.ack", f"alert:{aid}"), ("jsmith", "review.resolve", f"alert:{aid}"),
+                         ("jsmith", "review.amend", f"alert:{aid}")]
 
 
 def test_review_by_defaults_to_the_os_user(env, monkeypatch):

@@ -190,3 +190,23 @@ def test_review_modules_never_write_audit_log_except_through_store_audit():
     for mod in (review, evidence, retention, sar, calibration, cli_review):
         src = inspect.getsource(mod)
         assert not re.search(r"(UPDATE|DELETE FROM|INSERT INTO|REPLACE INTO)\s+audit_log", src, re.I), mod.__name__
+
+
+def test_amend_corrects_a_verdict_keeping_history(builder):
+    s = builder.store
+    aid = builder.add(sb.make_comment("1000_1_1", "I could kill for a coffee"), ("threat_violence",))[0]
+    review.resolve(s, aid, "confirmed", actor="a", now=sb.T0)
+    with pytest.raises(review.ReviewError, match="needs a --note"):
+        review.resolve(s, aid, "false_positive", actor="a", now=sb.T0, amend=True)
+    item = review.resolve(s, aid, "false_positive", actor="b", now=sb.T0 + timedelta(hours=1), amend=True,
+                          note="an idiom, not a threat")
+    assert (item.verdict, item.resolved_by, item.note) == ("false_positive", "b", "an idiom, not a threat")
+    assert [r["verdict"] for r in s.db.query("SELECT verdict FROM verdicts ORDER BY id")] == \
+        ["confirmed", "false_positive"]
+    last = _audit(s)[-1]
+    assert (last["action"], last["actor"]) == ("review.amend", "b")
+    assert json.loads(last["details"])["previous_verdict"] == "confirmed"
+    other = builder.add(sb.make_comment("1000_1_2", "threat", at=sb.T0 + timedelta(minutes=1)),
+                        ("threat_violence",))[0]
+    with pytest.raises(review.ReviewError, match="is open, not resolved"):
+        review.resolve(s, other, "confirmed", actor="a", now=sb.T0, amend=True, note="x")
