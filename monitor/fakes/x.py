@@ -180,6 +180,7 @@ class FakeXServer:
         self._delay_left: int | None = None
         self._window: dict[str, tuple[float, int]] = {}
         self._users: dict[str, dict[str, str]] = {}
+        self._by_username: dict[str, dict[str, str]] = {}
         self._tweets: dict[str, _Tweet] = {}
         self._ids: dict[str, str] = {}
         self._add_user(self.user_id, username, name)
@@ -197,7 +198,8 @@ class FakeXServer:
 
     # ------------------------------------------------------------------ data
     def _add_user(self, uid: str, username: str, name: str) -> None:
-        self._users.setdefault(uid, {"id": uid, "name": name, "username": username})
+        user = self._users.setdefault(uid, {"id": uid, "name": name, "username": username})
+        self._by_username.setdefault(user["username"].lower(), user)
 
     def _served_id(self, native: str, created_at: datetime) -> str:
         if native.isdigit():
@@ -518,7 +520,7 @@ class FakeXServer:
             return _json(200, {"data": self._user_json(user, q)}, rl)
         m = re.fullmatch(r"/2/users/by/username/(\w{1,15})", path)
         if method == "GET" and m:
-            user = next((u for u in self._users.values() if u["username"].lower() == m.group(1).lower()), None)
+            user = self._by_username.get(m.group(1).lower())
             if user is None:
                 return _json(200, {"errors": [{
                     "value": m.group(1), "detail": f"Could not find user with username: [{m.group(1)}].",
@@ -647,7 +649,7 @@ class FakeXServer:
             full["attachments"] = {"media_keys": [m["media_key"] for m in t.media]}
         mentions = []
         for mm in re.finditer(r"@(\w{1,15})", t.text):
-            user = next((u for u in self._users.values() if u["username"].lower() == mm.group(1).lower()), None)
+            user = self._by_username.get(mm.group(1).lower())
             if user is not None:
                 mentions.append({"start": mm.start(), "end": mm.end(), "username": user["username"], "id": user["id"]})
         if mentions:
@@ -761,10 +763,8 @@ class _SearchQuery:
         if m := re.fullmatch(r"@(\w{1,15})", tok):
             h = m.group(1).lower()
 
-            def mentions(t: _Tweet) -> bool:
-                uid = next((u for u, d in users.items() if d["username"].lower() == h), None)
-                return uid is not None and self.server._is_mention(t, uid)
-            return mentions
+            user = self.server._by_username.get(h)
+            return lambda t: user is not None and self.server._is_mention(t, user["id"])
         if tok == "is:reply":
             return lambda t: t.replied_to is not None
         if tok == "is:retweet":
@@ -812,6 +812,8 @@ def _problem(status: int, unsupported_auth: bool = False) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeXServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body in one segment: no 40 ms delayed-ACK stall
+    wbufsize = 1 << 16  # buffered; handle_one_request flushes after each response
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
