@@ -70,7 +70,11 @@ Everything becomes :class:`connectors.base.ConnectorError` (``platform="twitter"
 when the header is missing); 401 ``auth`` (permanent: reconnect the X credentials);
 403 ``permission`` (permanent, naming the endpoint the access tier does not allow);
 5xx, timeouts, connection errors and malformed JSON ``transient`` after
-``max_attempts`` tries with exponential backoff (the injected ``sleep``). Tokens never
+``max_attempts`` tries with exponential backoff (the injected ``sleep``); 400 ``transient``
+with X's message (e.g. an invalid ``since_id``); 404 and an unknown handle ``not_found``
+(permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key).
+A rate limit or server failure after some posts were read returns what was read (with
+``next_poll_after`` and a warning) instead of raising, so paid-for reads are kept. Tokens never
 appear in an error or a log: the ``tweepy`` logger (which prints ``Bearer <token>`` at
 DEBUG) is held at INFO or above and its records are redacted.
 """
@@ -323,8 +327,8 @@ class TwitterConnector:
         adapter = self._adapter or XTransportAdapter(self.cfg.timeout_seconds, self.cfg.base_url)
         client.session.mount(X_API_HOST + "/", adapter)
         client.session.hooks["response"].append(self._remember)
-        if self.cfg.base_url:
-            client.session.trust_env = False  # no proxy between us and a loopback fake
+        if self.cfg.base_url and not self.cfg.base_url.startswith(X_API_HOST):
+            client.session.trust_env = False  # no environment proxy between us and a test/demo fake
         return client
 
     def _read_client(self) -> tweepy.Client:
