@@ -133,3 +133,19 @@ def test_config_periods_are_used(store):
 def test_years_before_handles_29_february():
     assert retention.years_before(datetime(2028, 2, 29, tzinfo=timezone.utc), 6) == \
         datetime(2022, 2, 28, tzinfo=timezone.utc)
+
+
+def test_a_purged_comment_still_exports_and_verifies(store, cfg, tmp_path):
+    import zipfile
+
+    retention.purge(store, cfg, T0)
+    path = evidence.export_bundle(store, cfg, comment_ref=("facebook", "1000_1_1"), out_path=tmp_path / "p.zip",
+                                  now=T0, actor="j")
+    assert evidence.verify_bundle(path, store=store) == []
+    with zipfile.ZipFile(path) as zf:
+        [rec] = json.loads(zf.read("comments.json"))
+        html = zf.read("summary.html").decode()
+        assert not [n for n in zf.namelist() if n.startswith("raw/")]
+    assert rec["text"] is None and rec["purged_at_utc"] == "2026-09-07T14:00:00Z"
+    assert [v["text"] for v in rec["versions"]] == [None, None] and all(v["sha256"] for v in rec["versions"])
+    assert "text purged under the retention policy" in html
