@@ -73,6 +73,7 @@ class Categoriser:
         self.lexicon = lexicon or load_lexicon(config.policy.lexicon_files, config.policy.lexicon)
         self.targets = TargetMatcher(config, self.lexicon)
         self.own_accounts = frozenset(config.school.own_accounts)
+        self._post_cache: dict[str, Mention | None] = {}
 
     # ------------------------------------------------------------------ public
     def assess(self, comment: Comment, scores: Scores) -> Assessment:
@@ -113,12 +114,17 @@ class Categoriser:
         "he"/"she" in comments under it)."""
         if not comment.post_text:
             return None
+        if comment.post_text in self._post_cache:
+            return self._post_cache[comment.post_text]
         found = [m for m in self.targets.find(comment.post_text) if m.kind == "staff" and m.staff]
         people = {m.staff for m in found}
-        if len(people) != 1:
-            return None
-        m = found[0]
-        return Mention("staff", 0, 0, m.surface, m.staff, "named in the school's post")
+        result = None
+        if len(people) == 1:
+            result = Mention("staff", 0, 0, found[0].surface, found[0].staff, "named in the school's post")
+        if len(self._post_cache) > 1000:
+            self._post_cache.clear()
+        self._post_cache[comment.post_text] = result
+        return result
 
     def _hits(self, section: str, norm: str) -> list[_Hit]:
         out = []

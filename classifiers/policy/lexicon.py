@@ -128,6 +128,15 @@ def normalise(text: str) -> str:
     return "".join(out)
 
 
+def _needle(word: str, masked: bool) -> str:
+    """A substring every match of a ``words`` entry contains: its first three letters, or
+    only the first when inner letters may be masked ("" when it cannot tell)."""
+    w = normalise(word.strip())
+    if not masked and len(w) >= 3 and w[:3].isalpha():
+        return w[:3]
+    return w[0] if w[:1].isalpha() else ""
+
+
 def word_regex(phrase: str, masked: bool = False) -> str:
     """The regex a ``words`` entry compiles to (see the module docstring); ``masked``
     lets inner letters be replaced by masking characters."""
@@ -154,10 +163,15 @@ class Section:
 
     name: str
     entries: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+    #: per entry, a substring every match must contain ("" when unknown): a cheap
+    #: ``in`` test skips most entries for most texts
+    needles: list[str] = field(default_factory=list)
 
     def finditer(self, norm: str) -> Iterator[tuple[str, re.Match[str]]]:
         """All matches in normalised text as ``(entry, match)``."""
-        for entry, rx in self.entries:
+        for (entry, rx), needle in zip(self.entries, self.needles):
+            if needle and needle not in norm:
+                continue
             for m in rx.finditer(norm):
                 if m.end() > m.start():
                     yield entry, m
@@ -231,6 +245,7 @@ class Lexicon:
                     except re.error as exc:
                         raise LexiconError(f"{source}: [{name}].{kind} {item!r}: bad regular expression: {exc}") from None
                     self.sections[name].entries.append((item, rx))
+                    self.sections[name].needles.append(_needle(item, name in MASKED_SECTIONS) if kind == "words" else "")
         self.sources.append(source)
 
 
