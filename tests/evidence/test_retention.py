@@ -149,3 +149,16 @@ def test_a_purged_comment_still_exports_and_verifies(store, cfg, tmp_path):
     assert rec["text"] is None and rec["purged_at_utc"] == "2026-09-07T14:00:00Z"
     assert [v["text"] for v in rec["versions"]] == [None, None] and all(v["sha256"] for v in rec["versions"])
     assert "text purged under the retention policy" in html
+
+
+def test_purged_text_is_gone_from_the_database_files(builder, cfg, tmp_path):
+    marker = "zebra-quokka-marker-6b1d"
+    old = T0 - timedelta(days=100)
+    for i in range(30):  # enough rows to span several pages
+        builder.add(sb.make_comment(f"1000_1_{i}", f"{marker} {i} " + "x" * 300, at=old), ())
+    builder.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    files = [tmp_path / "monitor.db", tmp_path / "monitor.db-wal"]
+    assert marker.encode() in b"".join(f.read_bytes() for f in files if f.exists())
+    r = retention.purge(builder.store, cfg, T0)
+    assert r.unflagged_comments == 30
+    assert marker.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
