@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``school-monitor`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure(args.log_level, stream=sys.stderr if args.command not in ("run",) else None)
+    configure(args.log_level, stream="stdout" if args.command == "run" else "stderr")
     log = get_logger()
     try:
         return int(args.func(args) or 0)

@@ -56,17 +56,36 @@ def _redact_processor(_logger: Any, _name: str, event_dict: dict) -> dict:
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
-def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | None = None) -> None:
+class _StdStream:
+    """Writes to ``sys.<name>`` as it is at write time (so a replaced or captured stream
+    is honoured, and a closed one from an earlier capture is never used)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(text)
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+    def isatty(self) -> bool:
+        stream = getattr(sys, self.name)
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def configure(level: str = "INFO", stream: TextIO | str | None = None, json: bool | None = None) -> None:
     """Configure structlog (and the stdlib root logger) once for the process.
 
     :param level: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``. The ``tweepy`` and
         ``httpx`` loggers are never set below INFO (tweepy prints the bearer token at DEBUG).
-    :param stream: where to write (default stdout).
+    :param stream: where to write: a file object, or ``"stdout"`` / ``"stderr"`` (default
+        ``"stdout"``), looked up at each write.
     :param json: force JSON lines (True) or console lines (False); default: JSON unless
         ``stream`` is a TTY.
     """
     global _CONFIGURED
-    out = stream or sys.stdout
+    out: Any = _StdStream(stream or "stdout") if stream is None or isinstance(stream, str) else stream
     if json is None:
         json = not (hasattr(out, "isatty") and out.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)

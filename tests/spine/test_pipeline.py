@@ -65,7 +65,7 @@ def test_poll_stores_assesses_and_alerts_then_second_poll_adds_nothing(env):
     app.outbox.deliver()
     app.outbox.deliver()
     subjects = [m["Subject"] for m in smtp.messages]
-    assert sum(1 for s in subjects if "scalat" in s) >= escalations
+    assert sum(1 for s in subjects if "escalation" in s.lower()) >= escalations
 
 
 def test_own_account_comments_are_stored_never_counted(env):
@@ -124,7 +124,7 @@ def test_expired_token_pauses_account_with_one_reconnect_alert(env):
 def test_rate_limit_defers_next_poll(env):
     app, graph, _, clock = env
     acc = app.config.account("fb")
-    graph.fail_next(5, status=400, graph_code=4)
+    graph.fail_next(1, status=400, graph_code=4)
     out = app.pipeline.poll(acc, app.connector("fb"))
     assert out.status == "failed"
     assert app.store.account_row("fb")["next_poll_after"] > "2026-10-12T06:00:00Z"
