@@ -55,7 +55,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config
-from monitor.domain import POLICY_KEYS, Attachment, Comment, iso, parse_time
+from monitor.domain import POLICY_KEYS, REVIEW_KINDS, Attachment, Comment, iso, parse_time
 from monitor.store import GENESIS, Store, chain_hash, raw_sha256
 
 BUNDLE_FORMAT = "school-social-monitor/evidence-bundle"
@@ -252,8 +252,6 @@ def review_alerts_about(store: Store, refs: Iterable[tuple[str, str]],
                         author_ids: Iterable[str] = ()) -> list[dict]:
     """Review items (``alerts`` rows of a review kind, JSON columns decoded) about any of
     the comments ``refs`` or the authors ``author_ids``, oldest first."""
-    from monitor.domain import REVIEW_KINDS
-
     refs, authors = set(refs), set(author_ids)
     kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
     out = []
