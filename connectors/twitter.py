@@ -306,6 +306,7 @@ class TwitterConnector:
         self._writer: tweepy.Client | None = None
         self._secrets: set[str] = set()
         self._last_status: int | None = None
+        self._exhausted_until: int | None = None
         quiet_tweepy_logger()
 
     # ------------------------------------------------------------------ clients
@@ -345,8 +346,14 @@ class TwitterConnector:
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """requests response hook: keep the last status (tweepy loses it when a 429's
-        ``x-rate-limit-reset`` is not an integer and ``int()`` raises ValueError)."""
+        ``x-rate-limit-reset`` is not an integer and ``int()`` raises ValueError), and note
+        when an endpoint's ``x-rate-limit-remaining`` reaches 0 (Unix reset time), so the
+        next poll waits for the window instead of spending a request on a 429."""
         self._last_status = response.status_code
+        remaining = response.headers.get("x-rate-limit-remaining")
+        reset = response.headers.get("x-rate-limit-reset")
+        if remaining == "0" and reset and reset.isdigit() and response.status_code < 300:
+            self._exhausted_until = max(self._exhausted_until or 0, int(reset))
 
     def close(self) -> None:
         """Close the HTTP sessions (idempotent)."""
@@ -507,6 +514,7 @@ class TwitterConnector:
                 platform=PLATFORM, kind="budget", permanent=False)
         run = _Run(budget=budget)
         now = ctx.now
+        self._exhausted_until = None
         uid, username, same = self._identity(ctx.cursor, run)
         cursor = dict(ctx.cursor) if same else {}
         mentions = _Window.load(cursor.get("mentions"))
@@ -532,6 +540,10 @@ class TwitterConnector:
                 raise
             run.warnings.append(f"stopped part-way, kept what was read: {exc}")
             run.next_poll_after = exc.retry_after if exc.retry_after is not None else 60.0
+        if self._exhausted_until is not None:
+            wait = max(1.0, self._exhausted_until - self._clock().timestamp() + 1)
+            run.next_poll_after = max(run.next_poll_after or 0.0, wait)
+            run.warnings.append(f"X rate limit window used up on an endpoint; next poll in {wait:.0f} s")
         new_cursor = {
             "version": 1, "user_id": uid, "username": username,
             "mentions": mentions.dump(), "own_posts": own.dump(),

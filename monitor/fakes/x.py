@@ -88,7 +88,7 @@ def snowflake(created_at: datetime, seed: str = "") -> str:
     """An X snowflake id for a post created at ``created_at`` (aware): the millisecond
     timestamp since :data:`TWEPOCH_MS` in the top bits, 22 low bits from ``seed``'s hash."""
     ms = int(created_at.timestamp() * 1000) - TWEPOCH_MS
-    low = int(hashlib.sha256(seed.encode()).hexdigest(), 16) & 0x3FFFFF
+    low = int(hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest(), 16) & 0x3FFFFF
     return str((ms << 22) | low)
 
 
@@ -774,8 +774,13 @@ class _SearchQuery:
 
 
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    return status, {"content-type": "application/json; charset=utf-8", **(headers or {})}, \
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    """A JSON answer, UTF-8 as X sends it; text that is not valid Unicode (lone
+    surrogates) goes out as ``\\uXXXX`` escapes, still valid JSON."""
+    try:
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raw = json.dumps(body).encode("ascii")
+    return status, {"content-type": "application/json; charset=utf-8", **(headers or {})}, raw
 
 
 def _invalid(param: str, message: str) -> dict[str, Any]:

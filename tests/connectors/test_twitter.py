@@ -410,3 +410,22 @@ def test_block_is_refused_with_how_to_block_in_the_app(small):
     with pytest.raises(ConnectorError) as ei:
         conn.block("tw:3002", handle="ben_k")
     assert "https://x.com/ben_k" in str(ei.value) and small.request_count == 0
+
+
+def test_a_used_up_rate_limit_window_defers_the_next_poll():
+    with FakeXServer([], bearer_token=TOKEN, rate_limit=1) as srv:
+        post = srv.add_post("Trip", created_at=T0 - timedelta(hours=3))
+        srv.add_reply(post, "@BrookfieldPS ok", created_at=T0 - timedelta(hours=2))
+        res = connector(srv).fetch(ctx())
+        assert len(res.comments) == 1
+        assert 800 <= res.next_poll_after <= 901 and "rate limit window" in res.warnings[-1]
+
+
+def test_hostile_text_arrives_exactly_as_posted(small):
+    texts = ["nul\x00byte", "\u202eright-to-left\u202c", "emoji 👩‍👧‍👦 <b>html</b>\r\nnext line",
+             "lone \udc80 surrogate", "x" * 100_000]
+    ids = [small.add_reply(small.post_id, f"@BrookfieldPS {t}", author_id=str(3300 + i),
+                           created_at=T0 - timedelta(minutes=30 - i)) for i, t in enumerate(texts)]
+    res = connector(small).fetch(ctx())
+    by_id = {c.comment_id: c.text for c in res.comments}
+    assert [by_id[i] for i in ids] == [f"@BrookfieldPS {t}" for t in texts]
