@@ -110,6 +110,7 @@ def configure(level: str = "INFO", stream: TextIO | str | None = None, json: boo
     root.setLevel(max(lvl, logging.INFO))
     for name in ("tweepy", "httpx", "httpcore", "urllib3", "requests_oauthlib", "oauthlib"):
         logging.getLogger(name).setLevel(max(lvl, logging.INFO) if name != "httpx" else logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd (demo and tests): one line per SMTP verb
     _CONFIGURED = True
 
 
