@@ -173,3 +173,13 @@ def test_an_empty_store_gives_a_report_of_zeros(tmp_path, store):
 def test_bad_week_is_refused(tmp_path, store):
     with pytest.raises(ValueError, match="2026-W60"):
         build_report(store, make_config(tmp_path), "2026-W60", NOW)
+
+
+def test_same_tallies_with_the_proposed_covering_indexes(tmp_path, filled):
+    cfg = make_config(tmp_path)
+    before = build_report(filled, cfg, "2026-W43", NOW)
+    filled.db.execute("CREATE INDEX comment_keys_key_platform_created ON comment_keys(key, platform, created_at)")
+    filled.db.execute("CREATE INDEX comments_platform_created ON comments(platform, created_at)")
+    after = build_report(filled, cfg, "2026-W43", NOW)
+    assert after.categories == before.categories and after.comments == before.comments
+    assert after.category("allegation_staff").trend == (0, 0, 1, 4)
