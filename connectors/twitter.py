@@ -595,23 +595,23 @@ class TwitterConnector:
             except ConnectorError:
                 win.cut(newest, oldest)
                 raise
-            data = resp.get("data") or []
-            if not isinstance(data, list):
-                data = []
+            data = resp.get("data") if isinstance(resp.get("data"), list) else []
             meta = resp.get("meta") if isinstance(resp.get("meta"), dict) else {}
-            run.reads += len(data) + len((resp.get("includes") or {}).get("tweets") or [])
-            includes = resp.get("includes") or {}
+            includes = resp.get("includes") if isinstance(resp.get("includes"), dict) else {}
+            expanded_tweets = includes.get("tweets") if isinstance(includes.get("tweets"), list) else []
+            run.reads += len(data) + len(expanded_tweets)
+            ids = []
             for t in data:
-                if not isinstance(t, dict) or not str(t.get("id", "")).isdigit():
+                if not isinstance(t, dict) or not _is_id(t.get("id")):
                     run.warnings.append(f"{_ENDPOINTS[kind][0]}: skipped an entry without a numeric id")
                     continue
-                t = {**t, "_includes": _expanded(t, includes)}
-                (run.posts if kind == "own_posts" else run.tweets)[str(t["id"])] = t
-            ids = [str(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+                tid = str(t["id"])
+                ids.append(tid)
+                (run.posts if kind == "own_posts" else run.tweets)[tid] = {**t, "_includes": _expanded(t, includes)}
             if ids:
                 newest = _max_id(newest, *ids)
                 oldest = min(ids + ([oldest] if oldest else []), key=int)
-            token = meta.get("next_token")
+            token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if not token or not data:
                 win.finish(newest)
                 return True
@@ -663,7 +663,7 @@ class TwitterConnector:
 
     def _comment(self, t: Mapping[str, Any], texts: Mapping[str, str], run: _Run) -> Comment | None:
         tid = str(t["id"])
-        refs = t.get("referenced_tweets") or []
+        refs = t.get("referenced_tweets") if isinstance(t.get("referenced_tweets"), list) else []
         if any(isinstance(r, dict) and r.get("type") == "retweeted" for r in refs):
             return None  # a retweet repeats another post's words; the original is what counts
         author_id = t.get("author_id")
@@ -671,23 +671,25 @@ class TwitterConnector:
             created = parse_time(t["created_at"])
         except (KeyError, ValueError, TypeError):
             created = None
-        if not author_id or created is None or "text" not in t:
-            run.warnings.append(f"X post {tid}: missing {'author_id' if not author_id else 'created_at' if created is None else 'text'}; skipped")
+        if not _is_id(author_id) or created is None or not isinstance(t.get("text"), str):
+            missing = ("author_id" if not _is_id(author_id) else "created_at" if created is None else "text")
+            run.warnings.append(f"X post {tid}: missing or invalid {missing}; not stored")
             return None
         inc = t.get("_includes") or {}
         author = (inc.get("users") or [{}])[0]
-        handle = author.get("username")
-        conversation = str(t.get("conversation_id") or tid)
-        parent = next((str(r.get("id")) for r in refs if isinstance(r, dict) and r.get("type") == "replied_to"), None)
+        handle = author.get("username") if isinstance(author.get("username"), str) else None
+        conversation = str(t["conversation_id"]) if _is_id(t.get("conversation_id")) else tid
+        parent = next((str(r["id"]) for r in refs
+                       if isinstance(r, dict) and r.get("type") == "replied_to" and _is_id(r.get("id"))), None)
         if parent == conversation:
             parent = None  # a direct reply to the school's post is a top-level comment
         attachments = tuple(_attachment(m) for m in inc.get("media") or [])
-        keys = (t.get("attachments") or {}).get("media_keys") or []
+        keys = _media_keys(t)
         if len(attachments) < len(keys):  # media not expanded: still record that there was some
             attachments += tuple(Attachment(type="other") for _ in range(len(keys) - len(attachments)))
         return Comment(
             platform=PLATFORM, account=self.cfg.name, post_id=conversation, comment_id=tid, parent_id=parent,
-            author_id=f"tw:{author_id}", author_name=str(author.get("name") or ""), text=str(t["text"]),
+            author_id=f"tw:{author_id}", author_name=str(author.get("name") or ""), text=t["text"],
             created_at=created,
             permalink=f"https://x.com/{handle}/status/{tid}" if handle else f"https://x.com/i/web/status/{tid}",
             attachments=attachments, raw=_raw(t), post_text=texts.get(conversation), author_handle=handle,
@@ -834,11 +836,21 @@ def _load_conversations(d: Any) -> dict[str, dict[str, Any]]:
 
 
 def _expanded(t: Mapping[str, Any], includes: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
-    media = {m.get("media_key"): m for m in includes.get("media") or [] if isinstance(m, dict)}
-    keys = (t.get("attachments") or {}).get("media_keys") or [] if isinstance(t.get("attachments"), dict) else []
+    """The author and media objects of ``includes`` that tweet ``t`` refers to."""
+    users = {str(u.get("id")): u for u in _dicts(includes.get("users"))}
+    media = {m.get("media_key"): m for m in _dicts(includes.get("media"))}
     author = users.get(str(t.get("author_id")))
-    return {"users": [author] if author else [], "media": [media[k] for k in keys if k in media]}
+    return {"users": [author] if author else [], "media": [media[k] for k in _media_keys(t) if k in media]}
+
+
+def _dicts(v: Any) -> list[dict[str, Any]]:
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _media_keys(t: Mapping[str, Any]) -> list[str]:
+    att = t.get("attachments")
+    keys = att.get("media_keys") if isinstance(att, dict) else None
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
 
 
 def _raw(t: Mapping[str, Any]) -> dict[str, Any]:

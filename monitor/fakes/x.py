@@ -336,7 +336,7 @@ class FakeXServer:
 
     # ------------------------------------------------------------------ faults
     def fail_next(self, n: int = 1, status: int = 503, *, reset_after: float | None = 60.0,
-                  body: bytes | str | Mapping | None = None, content_type: str | None = None,
+                  body: bytes | str | Mapping | list | None = None, content_type: str | None = None,
                   path: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         """Answer the next ``n`` requests (whose path contains ``path``, when given) with
         ``status`` instead of serving them.
@@ -347,7 +347,7 @@ class FakeXServer:
             the status (e.g. 401 ``Unauthorized``, 403 ``client-not-enrolled``, 429
             ``Too Many Requests``, 503 ``Service Unavailable``).
         """
-        if isinstance(body, Mapping):
+        if isinstance(body, (Mapping, list)):
             raw: bytes | None = json.dumps(body).encode()
         elif isinstance(body, str):
             raw = body.encode()

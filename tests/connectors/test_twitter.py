@@ -429,3 +429,26 @@ def test_hostile_text_arrives_exactly_as_posted(small):
     res = connector(small).fetch(ctx())
     by_id = {c.comment_id: c.text for c in res.comments}
     assert [by_id[i] for i in ids] == [f"@BrookfieldPS {t}" for t in texts]
+
+
+@pytest.mark.parametrize("body", [
+    {"data": {"not": "a list"}, "meta": {"result_count": 1}},
+    {"data": [1, "x", None, {"id": "abc", "text": "no numeric id"}]},
+    {"data": [{"id": "5", "text": "t", "author_id": "9", "created_at": "yesterday"}]},
+    {"data": [{"id": "6", "text": "t", "author_id": "9", "created_at": "2026-11-01T00:00:00.000Z",
+               "attachments": ["bad"], "referenced_tweets": "bad", "conversation_id": None}],
+     "includes": [], "meta": "bad"},
+    {"data": [{"id": "7", "text": None, "author_id": "9", "created_at": "2026-11-01T00:00:00.000Z"}],
+     "includes": {"users": "bad", "media": [None]}, "meta": {"next_token": 5}},
+    [],
+])
+def test_malformed_payloads_never_crash_the_poll(small, body):
+    small.fail_next(1, 200, body=body, path="/mentions")
+    try:
+        res = connector(small).fetch(ctx())
+    except ConnectorError as exc:  # a body that is not a JSON object
+        assert exc.kind == "transient"
+        return
+    good = [c for c in res.comments if c.comment_id == "6"]
+    assert all(c.author_id == "tw:9" and c.post_id == "6" and c.attachments == () for c in good)
+    assert {c.author_handle for c in res.comments} >= {"ben_k"}  # the rest of the poll went on

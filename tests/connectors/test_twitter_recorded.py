@@ -104,7 +104,7 @@ def test_recorded_minimal_payload_pages_and_skips_incomplete_posts(rsps):
     assert "pagination_token=" + page1["meta"]["next_token"] in mentions[1].request.url
     # tweepy's recording asked for no fields: no author or time, so nothing can be stored
     assert res.comments == [] and res.reads == 10
-    assert len(res.warnings) == 10 and "missing author_id" in res.warnings[0]
+    assert len(res.warnings) == 10 and "missing or invalid author_id" in res.warnings[0]
 
 
 def test_recorded_user_lookup_resolves_the_handle(rsps):
