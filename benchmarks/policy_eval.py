@@ -36,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -103,10 +104,28 @@ def make_scorer(config):
                 f"ZERO scores ({note}; embedded: {type(exc).__name__}: {exc})")
 
 
-def run_inprocess(rows: list[dict], config) -> tuple[dict, set, set, str]:
-    """Predicted keys per id, escalated ids, block-recommended authors."""
+#: strike keys per comment id from the last run (in-process: the assessments; replay: the
+#: DB's ``assessments.strikes``), to check that no complaint ever counted as a strike
+STRUCK: dict[str, list[str]] = {}
+
+
+def zero_scores(texts):
+    """Scores of 0 for every label (the categoriser's word lists alone)."""
+    return [Scores(values={}, model="none", model_version="0") for _ in texts]
+
+
+def run_inprocess(rows: list[dict], config, score_fn=None) -> tuple[dict, set, set, str]:
+    """Predicted keys per id, escalated ids, block-recommended authors, a description.
+
+    :param score_fn: ``texts -> list[Scores]``; default :func:`make_scorer`.
+    """
+    t0 = time.perf_counter()
     cat = Categoriser(config)
-    score_fn, desc = make_scorer(config)
+    t_build = time.perf_counter() - t0
+    if score_fn is None:
+        score_fn, desc = make_scorer(config)
+    else:
+        desc = getattr(score_fn, "__name__", "given")
     comments = [to_comment(r) for r in rows]
     scores = []
     for i in range(0, len(comments), 64):
@@ -114,21 +133,28 @@ def run_inprocess(rows: list[dict], config) -> tuple[dict, set, set, str]:
         out = score_fn([c.text for c in batch])
         scores.extend(s if isinstance(s, Scores) else Scores(values=s, model="?", model_version="?") for s in out)
     pred, escalated, blocked = {}, set(), set()
+    STRUCK.clear()
     strikes: dict[str, list[StrikeRecord]] = defaultdict(list)
     last_rec: dict[str, object] = {}
+    t_assess = 0.0
     for c, s in zip(comments, scores):
+        t1 = time.perf_counter()
         a = cat.assess(c, s)
+        t_assess += time.perf_counter() - t1
         pred[c.comment_id] = list(a.categories)
         if a.escalate:
             escalated.add(c.comment_id)
         recs = strike_records(c, a)
+        STRUCK[c.comment_id] = list(a.strikes)
         if recs:
             strikes[c.author_id].extend(recs)
             d = decide(c.author_id, strikes[c.author_id], c.created_at, config.policy, last_rec.get(c.author_id))
             if d.recommend_block:
                 blocked.add(c.author_id)
                 last_rec[c.author_id] = c.created_at
-    return pred, escalated, blocked, f"in-process Categoriser, scores: {desc}"
+    per = 1000 * t_assess / max(1, len(comments))
+    return pred, escalated, blocked, (f"in-process Categoriser (built in {t_build:.2f} s, "
+                                      f"{per:.1f} ms per comment), scores: {desc}")
 
 
 def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
@@ -149,8 +175,12 @@ def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
         pred: dict[str, list[str]] = {}
         cols = [r[1] for r in con.execute("PRAGMA table_info(assessments)")]
         order = "ORDER BY platform, comment_id, version"
-        for row in con.execute(f"SELECT comment_id, categories FROM assessments {order}"):
+        STRUCK.clear()
+        has_strikes = "strikes" in cols
+        q = f"SELECT comment_id, categories{', strikes' if has_strikes else ''} FROM assessments {order}"
+        for row in con.execute(q):
             pred[row[0]] = list(json.loads(row[1] or "[]"))  # the latest assessment wins
+            STRUCK[row[0]] = list(json.loads(row[2] or "[]")) if has_strikes else []
         # map native comment ids back to the file's ids when replay keeps them apart
         ccols = [r[1] for r in con.execute("PRAGMA table_info(comments)")]
         id_map = {}
@@ -213,8 +243,7 @@ def evaluate(rows, pred, escalated, blocked, config) -> dict:
     tp = len(esc_true & escalated)
     esc = {"precision": tp / len(escalated) if escalated else 1.0, "recall": tp / len(esc_true) if esc_true else 1.0,
            "tp": tp, "fp": len(escalated - esc_true), "fn": len(esc_true - escalated)}
-    complaint_strikes = sum(1 for r in rows for k in pred.get(r["id"], [])
-                            if k.startswith("complaint_") and k in config.policy.strike_keys)
+    complaint_strikes = sum(1 for r in rows for k in STRUCK.get(r["id"], []) if k.startswith("complaint_"))
     expected = labelled_blocks(rows, config)
     return {"per_key": per_key, "macro_f1": sum(f1s) / len(f1s), "escalation": esc,
             "complaint_strikes": complaint_strikes,
@@ -230,10 +259,14 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", choices=("auto", "replay", "inprocess"), default="auto")
     ap.add_argument("--json", help="also write the figures as JSON here")
     ap.add_argument("--errors", action="store_true", help="list each wrong comment")
+    ap.add_argument("--zero-scores", action="store_true",
+                    help="in-process with all scores 0 (the word lists alone)")
     args = ap.parse_args(argv)
     config = load_config(args.school)
     rows = read_rows(args.labelled)
     how = None
+    if args.zero_scores:
+        args.mode = "inprocess"
     if args.mode in ("auto", "replay"):
         try:
             pred, escalated, blocked, how = run_replay(args.labelled, args.school)
@@ -243,7 +276,7 @@ def main(argv=None) -> int:
                 return 1
             print(f"(replay not usable: {str(exc).splitlines()[0][:200]}; running in-process)", file=sys.stderr)
     if how is None:
-        pred, escalated, blocked, how = run_inprocess(rows, config)
+        pred, escalated, blocked, how = run_inprocess(rows, config, zero_scores if args.zero_scores else None)
     res = evaluate(rows, pred, escalated, blocked, config)
     print(f"{len(rows)} comments from {args.labelled}; path: {how}")
     print(f"{'key':<20} {'P':>6} {'R':>6} {'F1':>6} {'TP':>4} {'FP':>4} {'FN':>4}")

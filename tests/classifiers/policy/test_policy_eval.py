@@ -1,0 +1,65 @@
+"""policy_eval's in-process path on the bundled demo data and the three held-out schools:
+the goals of the policy issue hold with the word lists alone (all scores 0), so the
+figures do not depend on the toxicity model."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.demo_data import path as demo_path
+
+from .conftest import POLICY_FIXTURES
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def policy_eval():
+    spec = importlib.util.spec_from_file_location("policy_eval", ROOT / "benchmarks" / "policy_eval.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SETS = [
+    (demo_path("comments.jsonl"), demo_path("school.toml")),
+    (POLICY_FIXTURES / "comments_b.jsonl", POLICY_FIXTURES / "school_b.toml"),
+    (POLICY_FIXTURES / "comments_c.jsonl", POLICY_FIXTURES / "school_c.toml"),
+    (POLICY_FIXTURES / "comments_d.jsonl", POLICY_FIXTURES / "school_d.toml"),
+]
+
+
+@pytest.mark.parametrize("labelled,school", SETS, ids=["demo", "school_b", "school_c", "school_d"])
+def test_goals_hold_with_word_lists_alone(policy_eval, labelled, school):
+    config = load_config(school)
+    rows = policy_eval.read_rows(str(labelled))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.85, res["per_key"]
+    assert res["escalation"]["recall"] >= 0.85 and res["escalation"]["precision"] >= 0.9, res["escalation"]
+    assert res["complaint_strikes"] == 0
+    assert res["blocks"]["exact"], res["blocks"]
+
+
+def test_demo_goals_of_the_issue(policy_eval):
+    config = load_config(demo_path("school.toml"))
+    rows = policy_eval.read_rows(str(demo_path("comments.jsonl")))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["escalation"]["recall"] >= 0.95 and res["escalation"]["precision"] >= 0.75
+    assert res["macro_f1"] >= 0.75
+    # no complaint ever counted as a strike: no predicted complaint key reached a strike
+    assert res["complaint_strikes"] == 0
+    assert res["blocks"]["exact"] and res["blocks"]["expected"]
+
+
+def test_labelled_blocks_follow_the_window(policy_eval):
+    """School B's tw:6200 has 3 insults within 29 days (block), tw:6201 within 30.5 (none)."""
+    config = load_config(POLICY_FIXTURES / "school_b.toml")
+    rows = policy_eval.read_rows(str(POLICY_FIXTURES / "comments_b.jsonl"))
+    expected = policy_eval.labelled_blocks(rows, config)
+    assert "tw:6200" in expected and "tw:6201" not in expected and "fb:5200" not in expected
