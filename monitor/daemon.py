@@ -109,7 +109,7 @@ class Daemon:
             from monitor.retention import purge
 
             report = purge(self.app.store, self.app.config, self.app.clock())
-            self.log.info("purge", report=str(report))
+            self.log.info("purge", **report.to_dict())
         except Exception as exc:  # noqa: BLE001
             self.log.exception("purge_job_failed", error=str(exc))
 

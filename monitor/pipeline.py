@@ -321,8 +321,10 @@ class Pipeline:
                      "threshold": self.config.policy.strikes_to_block})
         alert_id = self.store.enqueue_alert(alert)
         self.store.record_block_recommendation(decision, comment.created_at, alert_id)
+        # the audit log is kept for ever: it names comments, never quotes them (UK GDPR storage limitation)
         self.store.audit("school-monitor", "block_recommended", comment.author_id, decision.reason, now,
-                         {"strikes": strikes, "alert_id": alert_id})
+                         {"strikes": [{k: s[k] for k in ("platform", "comment_id", "key", "at")} for s in strikes],
+                          "alert_id": alert_id})
         return alert_id
 
     def _notify(self, ids: Sequence[int]) -> None:

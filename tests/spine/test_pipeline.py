@@ -131,3 +131,15 @@ def test_rate_limit_defers_next_poll(env):
     assert app.pipeline.poll(acc, app.connector("fb")).status == "deferred"
     clock.now += timedelta(hours=2)
     assert app.pipeline.poll(acc, app.connector("fb")).status == "ok"
+
+
+def test_block_recommendations_are_audited_without_quoting_comments(env):
+    app, _, _, _ = env
+    app.pipeline.poll(app.config.account("fb"), app.connector("fb"))
+    audits = list(app.store.db.query("SELECT * FROM audit_log WHERE action = 'block_recommended'"))
+    assert audits, "the demo data has authors whose strikes recommend a block"
+    texts = [r["text"] for r in app.store.db.query(
+        "SELECT c.text FROM strikes s JOIN comments c USING (platform, comment_id) WHERE length(c.text) > 20")]
+    for a in audits:
+        assert not any(t in a["details"] for t in texts)
+        assert '"comment_id"' in a["details"]
