@@ -195,8 +195,8 @@ class WeeklyReport:
     :ivar generated_at: aware UTC.
     :ivar categories: eleven :class:`CategoryRow`, in the policy's order.
     :ivar comments: comments posted in the week per platform; ``keyed`` those with a key.
-    :ivar escalations: escalations raised in the week, newest first (dicts: ``id``,
-        ``created_at``, ``categories``, ``platform``, ``author_id``, ``author_name``,
+    :ivar escalations: escalations about comments posted in the week, newest first (dicts:
+        ``id``, ``created_at`` (the comment's time), ``categories``, ``platform``, ``author_id``, ``author_name``,
         ``review_status``, ``verdict``), at most :data:`LIST_LIMIT`.
     :ivar escalation_status: review status -> count for the week's escalations.
     :ivar open_earlier: escalations from before the week still open.
@@ -341,20 +341,24 @@ def build_report(store: Any, config: Config, week: str | None, now: datetime) ->
             "GROUP BY platform", [start_s, end_s]):
         keyed[platform] = cnt
 
+    # escalations belong to the week of the comment that caused them (the alert's own time
+    # is when it was detected, which can be later: a poll after a weekend, a replay)
+    esc = ("(SELECT id, created_at AS alerted_at, categories, platform, author_id, review_status, verdict, details, "
+           "COALESCE(json_extract(details, '$.comment.created_at'), created_at) AS at "
+           "FROM alerts WHERE kind = 'escalation')")
     esc_status: dict[str, int] = {}
     for status, cnt in db.execute(
-            "SELECT COALESCE(review_status, 'open'), COUNT(*) FROM alerts WHERE kind = 'escalation' "
-            "AND created_at >= ? AND created_at < ? GROUP BY 1", [start_s, end_s]):
+            f"SELECT COALESCE(review_status, 'open'), COUNT(*) FROM {esc} WHERE at >= ? AND at < ? GROUP BY 1",
+            [start_s, end_s]):
         esc_status[status] = cnt
     escalations = tuple(db.query(
-        "SELECT id, created_at, categories, platform, author_id, review_status, verdict, "
+        "SELECT id, at AS created_at, categories, platform, author_id, review_status, verdict, "
         "json_extract(details, '$.comment.author_name') AS author_name, "
-        "json_extract(details, '$.comment.permalink') AS permalink FROM alerts "
-        "WHERE kind = 'escalation' AND created_at >= ? AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
+        f"json_extract(details, '$.comment.permalink') AS permalink FROM {esc} "
+        "WHERE at >= ? AND at < ? ORDER BY at DESC, id DESC LIMIT ?",
         [start_s, end_s, LIST_LIMIT]))
     open_earlier = int(db.execute(
-        "SELECT COUNT(*) FROM alerts WHERE kind = 'escalation' AND review_status = 'open' AND created_at < ?",
-        [start_s]).fetchone()[0])
+        f"SELECT COUNT(*) FROM {esc} WHERE review_status = 'open' AND at < ?", [start_s]).fetchone()[0])
 
     window_start = _bound(edges[-1] - timedelta(days=config.policy.window_days))
     repeaters = []

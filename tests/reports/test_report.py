@@ -183,3 +183,12 @@ def test_same_tallies_with_the_proposed_covering_indexes(tmp_path, filled):
     after = build_report(filled, cfg, "2026-W43", NOW)
     assert after.categories == before.categories and after.comments == before.comments
     assert after.category("allegation_staff").trend == (0, 0, 1, 4)
+
+
+def test_an_escalation_detected_after_the_week_counts_in_the_comments_week(tmp_path, store, builder):
+    aid = builder.escalation(at=utc(2026, 10, 25, 20))                  # Sunday evening
+    store.db.execute("UPDATE alerts SET created_at = '2026-10-26T06:55:00Z' WHERE id = ?", [aid])  # Monday poll
+    r = build_report(store, make_config(tmp_path), "2026-W43", NOW)
+    assert r.escalations_total == 1 and r.escalations[0]["id"] == aid
+    assert r.escalations[0]["created_at"] == "2026-10-25T20:00:00Z"
+    assert build_report(store, make_config(tmp_path), "2026-W44", NOW).escalations_total == 0
