@@ -72,7 +72,7 @@ ESCALATION_ACTIONS: Mapping[str, str] = {
 ACK_COMMAND = "school-monitor review ack {id}"
 RESOLVE_COMMAND = "school-monitor review resolve {id} --verdict confirmed|false_positive|blocked|hidden|removed"
 SHOW_COMMAND = "school-monitor review show {id}"
-EVIDENCE_COMMAND = "school-monitor evidence export --comment {comment_id} -o evidence-{safe_id}.zip"
+EVIDENCE_COMMAND = "school-monitor evidence export --comment {platform}:{comment_id} -o evidence-{safe_id}.zip"
 #: Blocking on Facebook from this server (Graph API ``POST /{page-id}/blocked``).
 FACEBOOK_BLOCK_COMMAND = "school-monitor review block {id} --yes"
 #: Hiding the comment (Facebook comment or X reply) from this server.
@@ -413,7 +413,8 @@ def alert_section(alert_row: Mapping[str, Any], config: Config) -> Section:
         if c.get("comment_id"):
             safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", str(c["comment_id"]))
             actions.append("Keep the evidence (it is stored; do not rely on the platform keeping it): "
-                           + EVIDENCE_COMMAND.format(comment_id=c["comment_id"], safe_id=safe_id))
+                           + EVIDENCE_COMMAND.format(platform=c.get("platform") or a.get("platform"),
+                                                     comment_id=c["comment_id"], safe_id=safe_id))
         sec.blocks.append(("list", actions))
         sec.blocks += _review_blocks(aid, kind, config)
         return sec

@@ -59,6 +59,7 @@ def test_escalation_email_says_what_why_who_where_when_and_what_to_do(tmp_path, 
         assert f"school-monitor review resolve {aid} --verdict" in body
         assert "score 0.91, threshold 0.50" in body                  # evidence with scores
         assert "repeated every 4 hours" in body
+        assert "school-monitor evidence export --comment facebook:1000_9001 -o" in body
     assert "> I'll be waiting at the gates for Mr Pryce" in text     # quoted exactly
     assert "I&#x27;ll be waiting at the gates for Mr Pryce" in page
 
