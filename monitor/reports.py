@@ -520,11 +520,11 @@ def render_chart_png(report: WeeklyReport) -> bytes:
     ax.set_xlabel("comments")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"{report.school}: comments per policy category, {report.week}", fontsize=11)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()
 
 
