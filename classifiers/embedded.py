@@ -54,6 +54,7 @@ _REPEAT_RE = re.compile(r"(.)\1{2,}")
 # to dodge filters ("p*ki", "f@ggot", "b!tch").
 _WORD_RE = re.compile(r"[^\W_](?:[\w*@$!']*[^\W_*])?|[^\W_]")
 _CHAR_MIN, _CHAR_MAX = 2, 5
+_WORD_CACHE_SIZE = 200_000
 
 
 def normalise(text: str) -> str:
@@ -64,7 +65,10 @@ def normalise(text: str) -> str:
     retweet marker removed, and any character repeated 3+ times cut to two
     (``sooooo`` -> ``soo``). Emoji and punctuation are kept for the character n-grams.
     """
-    t = unicodedata.normalize("NFKC", html.unescape(text))
+    # (both steps are the identity for text without "&" / for ASCII text: skipped then)
+    t = html.unescape(text) if "&" in text else text
+    if not t.isascii():
+        t = unicodedata.normalize("NFKC", t)
     t = _URL_RE.sub(" xxurl ", t)
     t = _MENTION_RE.sub(" xxuser ", t)
     t = _RT_RE.sub(" ", t)
@@ -278,44 +282,87 @@ class EmbeddedScorer:
         self._idf = model.idf
         self._w = model.coef
         self._b = model.intercept
+        self._word_cache: dict[str, tuple[np.ndarray, int]] = {}
+        # Bigram features keyed by a pair of word ids (int keys hash faster than strings).
+        self._bigram_words: dict[str, int] = {}
+        pairs: list[tuple[str, str, int]] = []
+        for j, f in enumerate(model.features):
+            if f.startswith("b:"):
+                a, _, b = f[2:].partition(" ")
+                pairs.append((a, b, j))
+                for w in (a, b):
+                    if w not in self._bigram_words:
+                        self._bigram_words[w] = len(self._bigram_words)
+        self._n_bigram_words = max(len(self._bigram_words), 1)
+        ids = self._bigram_words
+        self._bigrams: dict[int, int] = {ids[a] * self._n_bigram_words + ids[b]: j for a, b, j in pairs}
 
-    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and sublinear term frequencies of the known features of ``text``."""
-        counts: dict[int, int] = {}
-        index = self._index
-        for f in analyse(text):
-            j = index.get(f)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return np.empty(0, np.intp), np.empty(0, np.float32)
-        idx = np.fromiter(counts.keys(), np.intp, len(counts))
-        tf = np.fromiter(counts.values(), np.float32, len(counts))
-        return idx, (1.0 + np.log(tf)).astype(np.float32)
+    def _word_entry(self, word: str) -> tuple[np.ndarray, int]:
+        """For one word: the columns of the known features it contributes (its ``w:``
+        unigram and ``c:`` character n-grams, with repeats) and its id in the bigram
+        table (-1 if it starts or ends no known bigram). Cached per word."""
+        entry = self._word_cache.get(word)
+        if entry is None:
+            index = self._index
+            feats = ("w:" + word, *_char_grams(word))
+            cols = np.array([index[f] for f in feats if f in index], dtype=np.int64)
+            entry = (cols, self._bigram_words.get(word, -1))
+            if len(self._word_cache) >= _WORD_CACHE_SIZE:
+                self._word_cache.clear()
+            self._word_cache[word] = entry
+        return entry
+
+    def feature_indices(self, text: str) -> np.ndarray:
+        """Columns of the known features of ``text``, one entry per occurrence: exactly
+        the features of :func:`analyse` that are in the vocabulary (a test checks this),
+        computed word by word with a cache; bigrams are looked up by word-id pairs."""
+        toks = words(text)
+        if not toks:
+            return np.empty(0, np.int64)
+        entries = [self._word_entry(w) for w in toks]
+        parts = [e[0] for e in entries]
+        ids = [e[1] for e in entries]
+        bigrams = self._bigrams
+        nb = self._n_bigram_words
+        found = [j for j in (bigrams.get(a * nb + b) for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0)
+                 if j is not None]
+        if found:
+            parts.append(np.array(found, dtype=np.int64))
+        return np.concatenate(parts)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw logits, float32 ``(len(texts), n_labels)``."""
+        """Raw logits, float32 ``(len(texts), n_labels)``.
+
+        TF-IDF as scikit-learn computes it (``1 + ln(count)`` times idf, L2-normalised
+        per text), vectorised over the whole batch, then ``x @ coef + intercept``.
+        """
         n = len(texts)
         out = np.tile(self._b, (n, 1)) if n else np.empty((0, len(self.labels)), np.float32)
         if not n:
             return out
-        all_idx: list[np.ndarray] = []
-        all_val: list[np.ndarray] = []
-        rows: list[int] = []
-        for r, text in enumerate(texts):
-            idx, tf = self._features(text)
-            if idx.size:
-                x = tf * self._idf[idx]
-                x /= np.sqrt(np.dot(x, x))
-                all_idx.append(idx)
-                all_val.append(x)
-                rows.append(r)
-        if rows:
-            idx = np.concatenate(all_idx)
-            val = np.concatenate(all_val)
-            starts = np.cumsum([0] + [a.size for a in all_idx[:-1]])
-            contrib = self._w[idx] * val[:, None]
-            out[rows] += np.add.reduceat(contrib, starts, axis=0)
+        per_text = [self.feature_indices(t) for t in texts]
+        sizes = np.fromiter((a.size for a in per_text), np.int64, n)
+        if not sizes.any():
+            return out
+        nf = len(self._idf)
+        # One sort of (text, column) keys gives the term counts of the whole batch; int32
+        # keys sort faster when they fit.
+        dtype = np.int32 if n * nf < 2**31 else np.int64
+        keys = np.concatenate(per_text).astype(dtype) + np.repeat(np.arange(n, dtype=dtype) * dtype(nf), sizes)
+        keys.sort()
+        first = np.empty(keys.size, dtype=bool)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        uniq = keys[starts]
+        counts = np.diff(np.append(starts, keys.size))
+        doc, col = np.divmod(uniq, dtype(nf))
+        x = (1.0 + np.log(counts.astype(np.float32))) * self._idf[col]
+        norms = np.sqrt(np.bincount(doc, weights=x * x, minlength=n))
+        x = x / norms[doc]
+        contrib = self._w[col] * x[:, None].astype(np.float32)
+        for k in range(out.shape[1]):
+            out[:, k] += np.bincount(doc, weights=contrib[:, k], minlength=n).astype(np.float32)
         return out
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
@@ -326,7 +373,7 @@ class EmbeddedScorer:
         z = self.logits(texts)
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
         labels = self.labels
-        return [dict(zip(labels, map(float, row))) for row in p]
+        return [dict(zip(labels, row)) for row in p.astype(np.float64).tolist()]
 
     def known_words(self, min_df: int = 3) -> frozenset[str]:
         """The words (lower case, as :func:`words` gives them) the model saw in at least

@@ -158,3 +158,16 @@ def test_numpy_inference_matches_scikit_learn(tmp_path):
     got = [d["toxicity"] for d in s.score(probe)]
     assert np.allclose(ref, got, atol=1e-5)
     assert load_model(tmp_path).version.startswith("0.0.1+sha256:")
+
+
+@pytest.mark.parametrize("text", [
+    "you are a stupid idiot, stupid stupid!!", "Thank you Mrs Ashworth 😊 &amp; the staff",
+    "RT @bob: ＦＵＬＬ width text https://t.co/x", "p*ki b!tch f@ggot", "", "ok ok ok ok",
+])
+def test_cached_features_equal_the_training_analyzer(scorer, text):
+    """The runtime's cached, word-by-word feature lookup yields exactly the in-vocabulary
+    features of analyse(), the function training used."""
+    index = {f: i for i, f in enumerate(scorer.model.features)}
+    expected = sorted(index[f] for f in analyse(text) if f in index)
+    for _ in range(2):  # cold and warm cache
+        assert sorted(scorer.feature_indices(text).tolist()) == expected
