@@ -22,6 +22,7 @@ each comment's own time.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
@@ -41,6 +42,12 @@ from monitor.logging import get_logger
 from monitor.store import IngestStats, Store
 
 Clock = Callable[[], datetime]
+
+#: Longest text the scorer and categoriser read. A longer comment (X long posts reach
+#: 25,000 characters; a hostile one may be megabytes) is assessed on its start and sent
+#: to a person with a reason, so one comment can never stall the worker. The store keeps
+#: the whole text as evidence.
+MAX_ASSESS_CHARS = 20_000
 
 
 def system_clock() -> datetime:
@@ -251,7 +258,7 @@ class Pipeline:
             batch = self.store.pending_comments(limit=self.batch_size)
             if not batch:
                 break
-            scores = self.engine.score([c.text for c, _ in batch])
+            scores = self.engine.score([c.text[:MAX_ASSESS_CHARS] for c, _ in batch])
             for (comment, version), s in zip(batch, scores):
                 alert_ids += self._assess_one(comment, version, s)
                 processed += 1
@@ -260,7 +267,16 @@ class Pipeline:
     def _assess_one(self, comment: Comment, version: int, scores: Scores) -> list[int]:
         from classifiers.policy import strikes as strike_policy
 
-        assessment = self.categoriser.assess(comment, scores)
+        if len(comment.text) > MAX_ASSESS_CHARS:
+            head = dataclasses.replace(comment, text=comment.text[:MAX_ASSESS_CHARS])
+            assessment = self.categoriser.assess(head, scores)
+            assessment = dataclasses.replace(
+                assessment, needs_review=True,
+                review_reasons=assessment.review_reasons + (
+                    f"very long comment ({len(comment.text):,} characters): only the first "
+                    f"{MAX_ASSESS_CHARS:,} were read automatically",))
+        else:
+            assessment = self.categoriser.assess(comment, scores)
         now = self.clock()
         new_ids: list[int] = []
         log = self.log.bind(platform=comment.platform, comment_id=comment.comment_id, account=comment.account)

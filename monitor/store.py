@@ -16,9 +16,11 @@ transaction in progress is rolled back whole.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +68,23 @@ def chain_hash(prev_chain: str, platform: str, comment_id: str, version: int, sh
 def dumps(value: Any) -> str:
     """Canonical JSON text (sorted keys, UTF-8, no spaces) as stored in JSON columns."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(value: str | None) -> str | None:
+    """Replace lone UTF-16 surrogates (a truncated emoji in a platform's JSON, CESU-8
+    bytes) with U+FFFD so SQLite can store the text; everything else is kept exactly."""
+    if value is None or not _LONE_SURROGATE.search(value):
+        return value
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+def raw_json_text(raw: Mapping[str, Any]) -> str:
+    """The stored form of a raw platform payload: canonical JSON with non-ASCII escaped,
+    so the exact original (even lone surrogates) survives as evidence."""
+    return json.dumps(dict(raw), sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
 
 
 def raw_sha256(raw_json: str) -> str:
@@ -274,8 +293,8 @@ class Store:
                     "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(platform, post_id) DO UPDATE SET text = excluded.text, "
                     "permalink = excluded.permalink, raw = excluded.raw, last_seen = excluded.last_seen",
-                    [post.platform, post.post_id, account, post.text, iso(post.created_at),
-                     post.permalink, dumps(dict(post.raw)), now_s, now_s])
+                    [post.platform, post.post_id, account, clean_text(post.text), iso(post.created_at),
+                     clean_text(post.permalink), raw_json_text(post.raw), now_s, now_s])
             for c in comments:
                 outcome = self._store_comment(account, c, now)
                 stats[outcome] += 1
@@ -305,8 +324,12 @@ class Store:
 
     def _store_comment(self, account: str, c: Comment, now: datetime) -> str:
         now_s = iso(now)
+        c = dataclasses.replace(
+            c, text=clean_text(c.text) or "", author_name=clean_text(c.author_name) or "",
+            author_handle=clean_text(c.author_handle), post_text=clean_text(c.post_text),
+            permalink=clean_text(c.permalink))
         sha = c.content_sha256()
-        raw_json = dumps(dict(c.raw))
+        raw_json = raw_json_text(c.raw)
         attachments = dumps([{"type": a.type, "url": a.url} for a in c.attachments])
         row = self.one("SELECT sha256, version, deleted_at FROM comments WHERE platform = ? AND comment_id = ?",
                        [c.platform, c.comment_id])
