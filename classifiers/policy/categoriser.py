@@ -166,7 +166,7 @@ class Categoriser:
 
         def target(h: _Hit, kinds: tuple[str, ...], prefer_before: bool = True, pronoun: bool = True,
                    only_before: bool = False, carry: bool = False, prefer_person: bool = False,
-                   carry_roles: bool = True) -> Mention | None:
+                   carry_roles: bool = True, strictly_before: bool = False) -> Mention | None:
             """The mention a cue is aimed at: nearest in the same sentence (before it
             preferred); with ``carry``, a cue opening its sentence ("Clown can't even...")
             or a sentence with no mention looks back to the previous sentence; else a
@@ -180,7 +180,7 @@ class Categoriser:
             for m in mentions:
                 if _sent_of(sents, m.start) != si:
                     continue
-                if only_before and m.start >= h.end:
+                if only_before and m.start >= (h.start if strictly_before else h.end):
                     continue
                 if persons_first and m.kind in ("school", "other_school"):
                     continue
@@ -345,7 +345,7 @@ class Categoriser:
             si = _sent_of(sents, h.start)
             if si in hedged_sents or si in defence_sents or _NEGATION.search(norm[max(0, h.start - 12):h.start]):
                 continue
-            t = target(h, ("staff",), only_before=True)
+            t = target(h, ("staff",), only_before=True, strictly_before=True)
             if t is None:
                 continue
             ev.add("defamatory_staff", "target", t.describe(), (t.start, t.end))
@@ -500,7 +500,9 @@ def _actor(norm: str, mentions: list[Mention], sents: list[tuple[int, int]], h: 
     if re.search(r"\b(he|she|he's|she's|hes|shes|they)\s+(\w+\s+){0,3}$", norm[max(s0, h.start - 30):h.start]) and staff_mentions:
         prior = [m for m in staff_mentions if m.start < h.start] or staff_mentions
         return prior[-1]
-    inside = [m for m in mentions if m.start >= h.start and m.end <= h.end]
+    # a mention inside the hit is its doer when the hit opens with it, or when it is staff
+    # ("...PTA money is sitting in the head's own bank account"); else it is the object
+    inside = [m for m in mentions if m.start >= h.start and m.end <= h.end and (m.start == h.start or m.kind == "staff")]
     if inside:
         return inside[0]
     after = [m for m in mentions if m.start >= h.end and m.start < s1 and m.kind in ("staff", "pupil")]

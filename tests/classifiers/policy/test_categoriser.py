@@ -212,3 +212,22 @@ def test_another_roster_same_code(school_b):
     assert "allegation_staff" in school_b.keys("Miss Brzezinksa grabbed my daughter by the wrist")
     assert school_b.keys("Young and enthusiastic staff make all the difference") == set()
     assert "image_of_staff" in school_b.keys("And here's Mr Bell himself", attachment="photo")
+
+
+# ---------------------------------------------------------------- claims vs wishes and hypotheticals
+def test_hypotheticals_and_wishes_are_not_allegations(oak):
+    k = oak.keys("If any teacher laid a finger on my kid they wouldn't be walking out of there")
+    assert "allegation_staff" not in k and "threat_violence" in k
+    assert "allegation_staff" in oak.keys("If Mr Hope lays a hand on my lad again I'll batter him")
+    assert "allegation_staff" not in oak.keys("someone wants to slap that smile off Mr Hope")
+
+
+def test_verbal_abuse_and_mistreatment_by_staff(oak):
+    assert "allegation_staff" in oak.keys("Mr Hope told my daughter she was stupid in front of everyone")
+    k = oak.keys("The TA in Year 1 drags the little ones to the toilet by their wrists, I've seen it")
+    assert {"allegation_staff", "defamatory_staff"} <= k and "allegation_pupil" not in k
+
+
+def test_the_doer_is_not_the_victim(oak):
+    assert oak.keys("A girl in my daughter's class keeps pulling her hair") == {"allegation_pupil"}
+    assert "allegation_staff" not in oak.keys("Mr Hope pushing his own agenda again")

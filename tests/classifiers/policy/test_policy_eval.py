@@ -45,6 +45,18 @@ def test_goals_hold_with_word_lists_alone(policy_eval, labelled, school):
     assert res["blocks"]["exact"], res["blocks"]
 
 
+def test_last_held_out_school(policy_eval):
+    """School E (written last): one homophobic comment with no identity word is missed,
+    so its author's block is missing; the rest holds."""
+    config = load_config(POLICY_FIXTURES / "school_e.toml")
+    rows = policy_eval.read_rows(str(POLICY_FIXTURES / "comments_e.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.85 and res["escalation"]["recall"] >= 0.85
+    assert res["escalation"]["precision"] >= 0.9 and res["complaint_strikes"] == 0
+    assert not res["blocks"]["extra"]
+
+
 def test_demo_goals_of_the_issue(policy_eval):
     config = load_config(demo_path("school.toml"))
     rows = policy_eval.read_rows(str(demo_path("comments.jsonl")))
