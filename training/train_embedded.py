@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {}
     for k, label in enumerate(LABELS):
         idx, y, w = sample_weights(rows, label)
-        model = LogisticRegression(C=C, solver="liblinear", max_iter=5000)
+        model = LogisticRegression(C=C, solver="liblinear", max_iter=5000, random_state=0)
         model.fit(X[idx], y, sample_weight=w)
         coef[:, k] = model.coef_[0]
         intercept[k] = model.intercept_[0] + shift
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "trained_with": f"scikit-learn {sklearn.__version__}",
         "command": "python training/train_embedded.py",
         "data_sets": list(SETS),
+        "n_documents": int(X.shape[0]),
         "label_rows": counts,
         "C": C,
         "min_df": MIN_DF,
