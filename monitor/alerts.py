@@ -651,6 +651,32 @@ def render_alert_message(alerts: list[dict], config: Config, store: Any = None, 
     return msg
 
 
+def render_fallback_message(alerts: list[dict], config: Config, error: BaseException, *, repeat: int = 0
+                            ) -> EmailMessage:
+    """A plain-text email for alerts :func:`render_alert_message` failed on (a bug), so
+    that they still reach someone: kind, ids, policy keys, the one-line summary and the
+    commands to see the full item. Only sanitised fields are used."""
+    rows = [decode_alert(a) for a in alerts]
+    school = config.school.name or "School Social Monitor"
+    lines = [f"{school}: {len(rows)} alert(s) that could not be shown in full "
+             f"({type(error).__name__}; see the monitor's log). Look at each with the commands below.", ""]
+    for a in rows:
+        cats = ", ".join(f"{key_words(k)} [{k}]" for k in a["categories"])
+        lines += [f"Alert {a.get('id')}: {a.get('kind')}" + (f": {cats}" if cats else ""),
+                  f"    {header_text(a.get('summary') or '', 300)}",
+                  f"    {SHOW_COMMAND.format(id=a.get('id'))}", f"    {ACK_COMMAND.format(id=a.get('id'))}", ""]
+    msg = EmailMessage()
+    kind = rows[0].get("kind") if rows else "alert"
+    prefix = f"Reminder {repeat}: " if repeat else ""
+    msg["Subject"] = header_text(f"[{header_text(school, 40)}] {prefix}{str(kind).upper()}: "
+                                 f"{len(rows)} alert(s), see school-monitor review")
+    msg["From"] = from_header(config)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-School-Monitor-Alerts"] = ",".join(str(a.get("id", "")) for a in rows)
+    msg.set_content("\n".join(lines), subtype="plain", charset="utf-8")
+    return msg
+
+
 def from_header(config: Config) -> str:
     """``School Social Monitor <sender>``, the display name MIME-encoded by the policy."""
     sender = config.alerts.sender
@@ -668,6 +694,6 @@ def sender_domain(config: Config) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "localhost"
 
 
-__all__ = ["render_alert_message", "alert_to_json", "recipients_for", "route_roles", "role_addresses",
+__all__ = ["render_alert_message", "render_fallback_message", "alert_to_json", "recipients_for", "route_roles", "role_addresses",
            "decode_alert", "header_text", "safe_text", "local_time", "block_instructions", "alert_section",
            "sender_domain", "PLATFORM_NAMES", "ESCALATION_ACTIONS"]

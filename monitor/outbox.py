@@ -53,7 +53,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from monitor.alerts import decode_alert, recipients_for, render_alert_message, sender_domain
+from monitor.alerts import (decode_alert, recipients_for, render_alert_message, render_fallback_message,
+                            sender_domain)
 from monitor.config import Config
 from monitor.domain import iso, parse_time
 from monitor.mailer import DeliveryError, Sender
@@ -208,8 +209,13 @@ class Outbox:
 
     def _store_message(self, kind: str, alerts: list[dict], recipients: list[str], now: datetime,
                        repeat: int = 0) -> str | None:
-        """Render and store one message; mark first-time alerts queued. One transaction."""
-        msg = render_alert_message(alerts, self.config, self.store, repeat=repeat)
+        """Render and store one message; mark first-time alerts queued. One transaction.
+        An alert the renderer fails on still goes out, as a plain fallback message."""
+        try:
+            msg = render_alert_message(alerts, self.config, self.store, repeat=repeat)
+        except Exception as exc:  # noqa: BLE001 - a rendering bug must not hold an alert back
+            self.log.exception("alert_render_failed", alert_ids=[a.get("id") for a in alerts], error=str(exc))
+            msg = render_fallback_message(alerts, self.config, exc, repeat=repeat)
         mid = message_id_for(kind, alerts, sender_domain(self.config), repeat)
         self._stamp(msg, recipients, now, mid)
         ids = [int(a["id"]) for a in alerts]

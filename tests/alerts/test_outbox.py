@@ -234,3 +234,18 @@ def test_disabled_alerts_send_nothing(tmp_path, store, builder, clock, smtp_serv
     outbox = outbox_for(tmp_path, store, clock, smtp_server.port, enabled=False)
     builder.escalation()
     assert outbox.flush_all().sent == 0 and smtp_server.messages == []
+
+
+def test_an_alert_the_renderer_fails_on_still_goes_out(tmp_path, store, builder, clock, smtp_server):
+    outbox = outbox_for(tmp_path, store, clock, smtp_server.port)
+    aid = builder.escalation(keys=("threat_violence",))
+    # details that break the renderer (a list where a mapping is expected)
+    store.db.execute("UPDATE alerts SET details = ? WHERE id = ?", [json.dumps({"comment": ["not", "a", "dict"]}),
+                                                                     aid])
+    with capture_logs() as logs:
+        assert outbox.deliver().sent == 1
+    assert any(e["event"] == "alert_render_failed" for e in logs)
+    msg = smtp_server.messages[0]["msg"]
+    assert str(msg["Subject"]).strip().startswith("[Brookfield Primary School] ESCALATION: 1 alert(s)")
+    body = msg.get_content()
+    assert f"school-monitor review show {aid}" in body and "comments which threaten violence" in body
