@@ -106,3 +106,50 @@ def test_sender_from_config_copies_to_mail_dir(tmp_path, smtp_server):
     sender.send(message(), ["coord@school.test"])
     assert len(smtp_server.messages) == 1
     assert [p.name for p in (tmp_path / "sent-mail").iterdir()] == ["m1_brookfield.test.eml"]
+
+
+# TLS: tests/fixtures/alerts holds a test-only CA certificate (its key was discarded) and a
+# server certificate and key for 127.0.0.1 signed by it (valid to 2126).
+FIXTURES = __import__("pathlib").Path(__file__).parent.parent / "fixtures" / "alerts"
+
+
+def server_context():
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(FIXTURES / "test-server.pem", FIXTURES / "test-server.key")
+    return ctx
+
+
+def test_starttls_verifies_the_server_against_ca_file(tmp_path):
+    server = SmtpServer(tls_context=server_context(), require_starttls=True).start()
+    try:
+        cfg = make_config(tmp_path, port=server.port)
+        verified = replace(cfg.alerts.smtp, security="starttls", ca_file=str(FIXTURES / "test-ca.pem"))
+        assert SmtpSender(verified).check() == f"127.0.0.1:{server.port} STARTTLS"
+        SmtpSender(verified).send(message(), ["coord@school.test"])
+        assert len(server.messages) == 1
+        # the same server is refused when its certificate is not trusted (system CAs only)
+        with pytest.raises(DeliveryError) as err:
+            SmtpSender(replace(verified, ca_file=None)).send(message(), ["coord@school.test"])
+        assert err.value.reason == "tls" and err.value.permanent and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+        # and plain text is refused by a server that requires STARTTLS
+        with pytest.raises(DeliveryError):
+            SmtpSender(replace(verified, security="none")).send(message(), ["coord@school.test"])
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
+def test_implicit_tls(tmp_path):
+    server = SmtpServer(ssl_context=server_context()).start()
+    try:
+        cfg = make_config(tmp_path, port=server.port)
+        smtp = replace(cfg.alerts.smtp, security="tls", ca_file=str(FIXTURES / "test-ca.pem"))
+        SmtpSender(smtp).send(message(), ["coord@school.test"])
+        assert len(server.messages) == 1
+        with pytest.raises(DeliveryError) as err:
+            SmtpSender(replace(smtp, ca_file=None)).send(message(), ["coord@school.test"])
+        assert err.value.reason == "tls"
+    finally:
+        server.stop()
