@@ -357,7 +357,10 @@ class Categoriser:
             s0, s1 = sents[si]
             school_in_sent = [m for m in mentions if m.kind == "school" and s0 <= m.start < s1]
             before = [m for m in mentions if m.kind in ("staff", "school") and m.end <= h.start and m.start >= s0]
-            if school_in_sent or not before and not any(m.kind == "staff" and s0 <= m.start < s1 for m in mentions):
+            they = re.search(r"\b(they|them|their|they'?ve|they'?re)\b", norm[s0:s1]) is not None
+            school_named = any(m.kind == "school" for m in mentions)
+            if school_in_sent or (not before and not any(m.kind == "staff" and s0 <= m.start < s1 for m in mentions)
+                                  and (they or school_named)):
                 ev.add("defamatory_school", "target", school_in_sent[0].describe() if school_in_sent else
                        "the school (the institution the page belongs to)",
                        (school_in_sent[0].start, school_in_sent[0].end) if school_in_sent else None)
