@@ -123,6 +123,14 @@ def message_id_for(kind: str, alert_rows: Sequence[dict], domain: str, repeat: i
     return f"<sm.{kind}.{first}.{digest}{suffix}@{domain}>"
 
 
+def _created(alert: dict, now: datetime) -> datetime:
+    """An alert's creation time; ``now`` (due at once) when the stored value is unreadable."""
+    try:
+        return parse_time(str(alert.get("created_at")))
+    except ValueError:
+        return now
+
+
 def _group_key(alert: dict) -> tuple:
     if alert.get("post_id"):
         return ("post", alert.get("platform"), alert["post_id"])
@@ -151,6 +159,7 @@ class Outbox:
 
     @property
     def log(self):
+        """The structlog logger (looked up per use, so logging configured later applies)."""
         return get_logger()
 
     # ------------------------------------------------------------------ public
@@ -183,7 +192,8 @@ class Outbox:
     def enqueue_message(self, msg: EmailMessage, recipients: Sequence[str], kind: str = "report", *,
                         report_week: str | None = None, alert_ids: Iterable[int] = ()) -> str:
         """Store a ready message (e.g. the weekly report) for delivery by the next
-        :meth:`deliver`. ``To``, ``Date`` and ``Message-ID`` are set when missing.
+        :meth:`deliver`. ``To`` and ``Date`` are set; the message's ``Message-ID`` is kept,
+        or one is made from ``kind`` and ``report_week``.
 
         :returns: the message's ``Message-ID`` (an existing identical id is not stored twice).
         """
@@ -253,7 +263,7 @@ class Outbox:
                 continue
             groups.setdefault((_group_key(a), tuple(recipients)), []).append(a)
         for (_, recipients), alerts in groups.items():
-            oldest = min(parse_time(a["created_at"]) for a in alerts)
+            oldest = min(_created(a, now) for a in alerts)
             if force or oldest + wait <= now:
                 if self._store_message("grouped", alerts, list(recipients), now):
                     stats.built += 1

@@ -735,30 +735,40 @@ class ReportJob:
     def run_if_due(self) -> str | None:
         """Generate, write and send the due week's report unless done already.
 
-        :returns: the path of the HTML file written, or None when nothing was due.
+        :returns: the path of the HTML file written; ``""`` when the report was sent but
+            its files could not be written (logged as ``report_files_failed``); None when
+            nothing was due.
         """
         now = self.clock()
         week = due_week(now, self.config)
         row = self.store.one("SELECT status FROM reports WHERE week = ?", [week])
         if row and row["status"] in ("queued", "sent", "written"):
             return None
-        return str(self.run(week, now=now, send=self.config.reports.send))
+        path = self.run(week, now=now, send=self.config.reports.send)
+        return str(path) if path else ""
 
     def run(self, week: str, *, now: datetime | None = None, send: bool = True, force_new_message: bool = False
-            ) -> Path:
+            ) -> Path | None:
         """Generate ``week``'s report, write its files, record it in ``reports`` and send
         it (when ``send``). ``force_new_message`` gives the email a new Message-ID (a
-        deliberate resend from the CLI).
+        deliberate resend from the CLI). Files that cannot be written (``[reports]
+        out_dir`` read-only, disk full) are logged and do not stop the email.
 
-        :returns: the HTML file's path.
-        :raises ValueError: for a malformed week; :class:`OSError` when files cannot be written.
+        :returns: the HTML file's path, or None when the files could not be written.
+        :raises ValueError: for a malformed week.
         """
         log = get_logger().bind(week=week)
         now = now or self.clock()
         report = build_report(self.store, self.config, week, now)
         png = render_chart_png(report)
-        paths = write_report_files(report, self.config.resolve_path(self.config.reports.out_dir), chart_png=png)
-        html_path = paths["html"]
+        out_dir = self.config.resolve_path(self.config.reports.out_dir)
+        html_path: Path | None
+        try:
+            html_path = write_report_files(report, out_dir, chart_png=png)["html"]
+        except OSError as exc:
+            log.error("report_files_failed", out_dir=str(out_dir), error=str(exc.strerror or exc),
+                      detail="the report is still emailed; check [reports] out_dir")
+            html_path = None
         recipients = report_recipients(self.config) if send else []
         if send and not recipients:
             log.warning("report_no_recipients", detail="no address for the [alerts.routes] report roles nor for "
@@ -774,7 +784,8 @@ class ReportJob:
                 with self.store.transaction():
                     outbox.enqueue_message(msg, recipients, "report", report_week=week)
                     self._record(week, "queued", now, html_path, mid)
-                log.info("weekly_report_queued", path=str(html_path), message_id=mid, recipients=len(recipients))
+                log.info("weekly_report_queued", path=str(html_path or ""), message_id=mid,
+                         recipients=len(recipients))
                 return html_path
             msg["To"] = ", ".join(recipients)
             msg["Date"] = format_datetime(now)
@@ -786,17 +797,19 @@ class ReportJob:
                 log.error("weekly_report_send_failed", error=str(exc), reason=exc.reason,
                           detail="files are written; the report is sent on the next run")
                 status = "generated"
+        if html_path is None and status == "written":
+            return None  # neither written nor sent: the next run tries again
         self._record(week, status, now, html_path, mid)
-        log.info("weekly_report", status=status, path=str(html_path))
+        log.info("weekly_report", status=status, path=str(html_path or ""))
         return html_path
 
-    def _record(self, week: str, status: str, now: datetime, path: Path, mid: str | None) -> None:
+    def _record(self, week: str, status: str, now: datetime, path: Path | None, mid: str | None) -> None:
         self.store.db.execute(
             "INSERT INTO reports(week, status, generated_at, sent_at, path, message_id) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(week) DO UPDATE SET status = excluded.status, generated_at = excluded.generated_at, "
             "sent_at = excluded.sent_at, path = excluded.path, message_id = excluded.message_id",
             [week, status, iso(now.replace(microsecond=0)), iso(now.replace(microsecond=0)) if status == "sent" else None,
-             str(path), mid])
+             str(path) if path else None, mid])
 
 
 __all__ = ["build_report", "WeeklyReport", "CategoryRow", "render_text", "render_html", "render_csv",

@@ -184,3 +184,12 @@ def test_cli_report_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys, 
     conf = write_config(tmp_path, 25)
     assert main(["report", "--config", conf, "--db", str(tmp_path / "m.db"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_unwritable_out_dir_still_emails_the_report(tmp_path, store, smtp_server):
+    (tmp_path / "reports").write_text("a file where the folder should be")
+    clock = Clock(utc(2026, 10, 26, 8, 0))
+    job, outbox = job_with_outbox(tmp_path, store, clock, smtp_server.port)
+    assert job.run_if_due() == ""
+    assert outbox.deliver().sent == 1
+    assert store.one("SELECT status, path FROM reports") == {"status": "sent", "path": None}
