@@ -66,6 +66,7 @@ warning; with no progress it raises :class:`~connectors.base.ConnectorError`.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -110,12 +111,33 @@ _ATTACHMENT_TYPES = {
 }
 
 
-def strip_secret_params(url: str | None) -> str | None:
+#: A Graph object id: digits, joined by ``_`` for posts (``{page}_{post}``) and comments
+#: (``{post}_{comment}``).
+_GRAPH_ID_RE = re.compile(r"[0-9]{1,40}(?:_[0-9]{1,40}){0,3}")
+
+
+def graph_id(value: Any, what: str) -> str:
+    """Return ``value`` as a Graph id string (pure).
+
+    :raises ValueError: naming ``what`` when it is not digits (and ``_``), e.g. a lone
+        surrogate or an object where an id belongs."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _GRAPH_ID_RE.fullmatch(value):
+        raise ValueError(f"{what}: not a Graph id: {value!r:.60}")
+    return value
+
+
+def strip_secret_params(url: Any) -> str | None:
     """Remove ``access_token``, ``appsecret_proof`` and ``input_token`` from a URL's query
-    (pure); other parameters (``comment_id`` ...) keep their order."""
-    if not url:
-        return url
-    parts = urlsplit(url)
+    (pure); other parameters (``comment_id`` ...) keep their order. Anything that is not
+    a non-empty, parseable URL string gives None."""
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     if not parts.query:
         return url
     q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -131,12 +153,12 @@ def map_attachment(att: Mapping[str, Any] | None) -> tuple[Attachment, ...]:
     (``media.source`` for video, ``media.image.src`` for images), else ``url``."""
     if not att or not isinstance(att, Mapping):
         return ()
-    gtype = str(att.get("type") or "")
+    gtype = att.get("type") if isinstance(att.get("type"), str) else ""
     kind = _ATTACHMENT_TYPES.get(gtype, "video" if "video" in gtype else "other")
     media = att.get("media") if isinstance(att.get("media"), Mapping) else {}
     image = media.get("image") if isinstance(media.get("image"), Mapping) else {}
-    url = media.get("source") or image.get("src") or att.get("url")
-    return (Attachment(type=kind, url=strip_secret_params(str(url)) if url else None),)
+    url = next((u for u in (media.get("source"), image.get("src"), att.get("url")) if isinstance(u, str) and u), None)
+    return (Attachment(type=kind, url=strip_secret_params(url)),)
 
 
 def map_comment(raw: Mapping[str, Any], *, account: str, post_id: str, post_text: str | None,
@@ -147,28 +169,35 @@ def map_comment(raw: Mapping[str, Any], *, account: str, post_id: str, post_text
     ``parent_id`` is ``parent.id`` for a reply, ``raw`` is the comment's JSON with any
     secret URL parameter removed.
 
-    :raises ValueError: naming the comment id when ``id`` or ``created_time`` is missing or
-        malformed.
+    :raises ValueError: naming the comment when ``id`` (or ``from.id``, ``parent.id``) is
+        not a Graph id, ``created_time`` is missing or malformed, or ``from``, ``parent``
+        or ``message`` has the wrong JSON type.
     """
-    cid = raw.get("id")
-    if not cid:
-        raise ValueError(f"Graph comment on post {post_id} has no id")
+    cid = graph_id(raw.get("id"), f"comment on post {post_id}")
     ctime = raw.get("created_time")
     if not isinstance(ctime, str):
         raise ValueError(f"Graph comment {cid} has no created_time")
     created = parse_time(ctime)
-    frm = raw.get("from") if isinstance(raw.get("from"), Mapping) else {}
-    parent = raw.get("parent") if isinstance(raw.get("parent"), Mapping) else {}
-    hidden = raw.get("is_hidden")
+    frm, parent, message = raw.get("from"), raw.get("parent"), raw.get("message")
+    if frm is not None and not isinstance(frm, Mapping):
+        raise ValueError(f"Graph comment {cid}: 'from' is not an object")
+    if parent is not None and not isinstance(parent, Mapping):
+        raise ValueError(f"Graph comment {cid}: 'parent' is not an object")
+    if message is not None and not isinstance(message, str):
+        raise ValueError(f"Graph comment {cid}: 'message' is not a string")
+    frm = frm or {}
+    author = graph_id(frm["id"], f"comment {cid} from.id") if frm.get("id") is not None else "unknown"
+    parent_id = graph_id(parent["id"], f"comment {cid} parent.id") if parent and parent.get("id") else None
+    name, hidden = frm.get("name"), raw.get("is_hidden")
     return Comment(
         platform=PLATFORM,
         account=account,
         post_id=post_id,
-        comment_id=str(cid),
-        parent_id=str(parent["id"]) if parent.get("id") else None,
-        author_id=f"fb:{frm.get('id') or 'unknown'}",
-        author_name=str(frm.get("name") or ""),
-        text=str(raw.get("message") or ""),
+        comment_id=cid,
+        parent_id=parent_id,
+        author_id=f"fb:{author}",
+        author_name=name if isinstance(name, str) else "",
+        text=message or "",
         created_at=created,
         permalink=strip_secret_params(raw.get("permalink_url")),
         attachments=map_attachment(raw.get("attachment")),
@@ -182,12 +211,13 @@ def map_post(raw: Mapping[str, Any], *, account: str, secrets: tuple[str, ...] =
     """One Graph post object to a :class:`~monitor.domain.Post` (pure); text is
     ``message``, else ``story``, else empty.
 
-    :raises ValueError: when ``id`` or ``created_time`` is missing or malformed."""
-    pid = raw.get("id")
-    if not pid or not isinstance(raw.get("created_time"), str):
-        raise ValueError(f"Graph post {pid!r} lacks id or created_time")
-    return Post(platform=PLATFORM, account=account, post_id=str(pid),
-                text=str(raw.get("message") or raw.get("story") or ""),
+    :raises ValueError: when ``id`` is not a Graph id or ``created_time`` is missing or
+        malformed."""
+    pid = graph_id(raw.get("id"), "post")
+    if not isinstance(raw.get("created_time"), str):
+        raise ValueError(f"Graph post {pid} has no created_time")
+    text = next((t for t in (raw.get("message"), raw.get("story")) if isinstance(t, str) and t), "")
+    return Post(platform=PLATFORM, account=account, post_id=pid, text=text,
                 created_at=parse_time(raw["created_time"]),
                 permalink=strip_secret_params(raw.get("permalink_url")),
                 raw=scrub(dict(raw), secrets))
@@ -334,7 +364,7 @@ class FacebookConnector:
             for raw_post in by_created:
                 pid = raw_post["id"]
                 count = _total_count(raw_post)
-                updated = raw_post.get("updated_time")
+                updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
                 prev = states.get(pid)
                 if prev is not None and count >= 0 and prev.n == count and prev.u == updated:
                     continue
@@ -395,10 +425,9 @@ class FacebookConnector:
                 older = 0
                 for p in page:
                     try:
-                        if not isinstance(p, dict) or not p.get("id"):
-                            raise ValueError("no id")
+                        graph_id(p.get("id"), "post")
                         created = parse_time(p["created_time"])
-                    except (KeyError, TypeError, ValueError, AttributeError):
+                    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
                         skipped += 1
                         continue
                     if created >= window_start:
@@ -435,6 +464,10 @@ class FacebookConnector:
             yield data
             paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
             nxt = paging.get("next")
+            if nxt is not None and not isinstance(nxt, str):
+                if summary_out is not None:
+                    summary_out["looped"] = True  # unusable paging: treat the listing as incomplete
+                return
             if not nxt or not data or (stop is not None and stop(data)):
                 return
             if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES:
@@ -480,7 +513,7 @@ class FacebookConnector:
                 try:
                     out.append(map_comment(raw, account=self.account.key, post_id=post_id, post_text=post_text,
                                            secrets=self.client.secrets))
-                except (ValueError, TypeError, AttributeError):
+                except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
                     bad += 1
         total = summary.get("summary", {}).get("total_count")
         return out, not cut and not summary.get("looped"), total if isinstance(total, int) else None, bad
@@ -488,7 +521,7 @@ class FacebookConnector:
     def _full_listing(self, raw_post: dict, ctx: FetchContext, comments_out: list[Comment],
                       deleted: list[str], warnings: list[str]) -> list[Comment]:
         pid = raw_post["id"]
-        text = raw_post.get("message") or raw_post.get("story")
+        text = _post_text(raw_post)
         comments, complete, _, bad = self._read_comments(pid, order="chronological", post_text=text)
         comments_out.extend(comments)
         if bad:
@@ -505,13 +538,13 @@ class FacebookConnector:
                     comments_out: list[Comment], deleted: list[str], warnings: list[str]) -> _PostState:
         """Step 3 for one active post; returns its new cursor state."""
         pid = raw_post["id"]
-        updated = raw_post.get("updated_time")
+        updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
         try:
             if prev is None or prev.w is None or count <= PAGE_LIMIT:
                 comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
             else:
                 wm = parse_time(prev.w)
-                text = raw_post.get("message") or raw_post.get("story")
+                text = _post_text(raw_post)
                 comments, _, _, bad = self._read_comments(pid, order="reverse_chronological", post_text=text,
                                                           stop_before=wm - LATE_MARGIN)
                 known = ctx.known_comments.get(pid, frozenset())
@@ -705,11 +738,15 @@ class FacebookConnector:
         self.close()
 
 
+def _post_text(raw_post: Mapping[str, Any]) -> str | None:
+    return next((t for t in (raw_post.get("message"), raw_post.get("story")) if isinstance(t, str) and t), None)
+
+
 def _total_count(raw_post: Mapping[str, Any]) -> int:
     c = raw_post.get("comments")
     if isinstance(c, Mapping) and isinstance(c.get("summary"), Mapping):
         n = c["summary"].get("total_count")
-        if isinstance(n, int):
+        if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
             return n
     return -1  # unknown: treated as changed every poll (listed in full)
 

@@ -397,7 +397,7 @@ class GraphClient:
         ctype = resp.headers.get("content-type", "")
         try:
             body = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, bad encoding, absurd nesting
             body = None
         if not isinstance(body, dict):
             looks_html = "html" in ctype or resp.content[:200].lstrip().lower().startswith((b"<!doctype", b"<html"))

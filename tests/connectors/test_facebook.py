@@ -784,3 +784,40 @@ def test_damaged_post_state_in_cursor_is_re_read(make):
     r2 = conn.fetch(ctx(cursor, known_from(r1.comments)))
     assert len(r2.comments) == 2 and any("unreadable post state" in w for w in r2.warnings)
     assert r2.cursor["posts"][pid]["w"] == r1.cursor["posts"][pid]["w"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"id": "\ud83d", "message": "\udc4d", "created_time": "2026-10-12T05:00:00+0000"},
+    {"id": {"x": 1}, "created_time": "2026-10-12T05:00:00+0000"},
+    {"id": "1_2", "created_time": "2026-10-12T05:00:00+0000", "from": "x"},
+    {"id": "1_2", "created_time": "2026-10-12T05:00:00+0000", "parent": 5},
+    {"id": "1_2", "created_time": "2026-10-12T05:00:00+0000", "message": {"x": 1}},
+    {"id": "1_2", "created_time": "2026-10-12T05:00:00+0000", "from": {"id": "../etc"}},
+    {"id": "1_2", "created_time": 12},
+])
+def test_map_comment_refuses_malformed_objects(bad):
+    with pytest.raises(ValueError):
+        map_comment(bad, account="a", post_id="1000_1", post_text=None)
+
+
+def test_map_comment_tolerates_odd_optional_fields():
+    c = map_comment({"id": "1_2", "created_time": "2026-10-12T05:00:00+0000", "permalink_url": 7,
+                     "attachment": [1], "is_hidden": "no", "from": {"id": 1004, "name": None}},
+                    account="a", post_id="1000_1", post_text=None)
+    assert (c.permalink, c.attachments, c.is_hidden, c.author_id, c.author_name) == (None, (), None, "fb:1004", "")
+
+
+@pytest.mark.parametrize("body", [
+    '{"data": [' + "[" * 5000 + "]" * 5000 + "]}",  # json.loads raises RecursionError
+    '{"data": [{"id": "1000_1", "created_time": "2026-10-12T05:00:00+0000", "permalink_url": 7}], '
+    '"paging": {"next": 42}}',
+])
+def test_hostile_listing_bodies_never_escape_as_other_exceptions(make, body):
+    st, _ = stub_with(posts=1, comments=1)
+    st.override = lambda r: httpx.Response(200, content=body.encode()) if r.url.path.endswith("/posts") else None
+    try:
+        r = make(st, max_attempts=1).fetch(ctx())
+    except ConnectorError as exc:
+        assert exc.kind == "transient"
+    else:
+        assert [p.post_id for p in r.posts] == ["1000_1"] and r.posts[0].permalink is None
