@@ -40,7 +40,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any, Iterable, Mapping, Sequence
@@ -347,8 +347,26 @@ def _review_blocks(alert_id: Any, kind: str, config: Config) -> list[tuple[str, 
     return blocks
 
 
-def alert_section(alert_row: Mapping[str, Any], config: Config) -> Section:
-    """The content of one alert (any kind), renderer-neutral."""
+def author_history(store: Any, author_id: str | None, comment_id: str | None, config: Config,
+                   at: datetime) -> dict[str, int] | None:
+    """An author's record in the store, for context in an alert: ``flagged`` (their other
+    comments that carry a policy key or await review) and ``strikes`` (their comments with a
+    strike in the ``[policy] window_days`` days up to ``at``, the alert's time). None
+    without a store or author."""
+    if store is None or not author_id:
+        return None
+    flagged = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND flagged = 1 AND comment_id != ?",
+                           [author_id, comment_id or ""])
+    since = (at - timedelta(days=config.policy.window_days)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    strikes = store.scalar("SELECT COUNT(DISTINCT comment_id) FROM strikes WHERE author_id = ? AND at >= ?",
+                           [author_id, since])
+    return {"flagged": int(flagged or 0), "strikes": int(strikes or 0)}
+
+
+def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping[str, int] | None = None
+                  ) -> Section:
+    """The content of one alert (any kind), renderer-neutral. ``history`` is the author's
+    record (:func:`author_history`), shown when given."""
     a = decode_alert(alert_row)
     kind = a.get("kind") or "alert"
     d: Mapping[str, Any] = a["details"] if isinstance(a["details"], Mapping) else {}
@@ -387,6 +405,10 @@ def alert_section(alert_row: Mapping[str, Any], config: Config) -> Section:
             sec.blocks.append(("facts", facts if kind != "block_recommendation" else facts[1:]))
             text, cut = quote_text(c.get("text"))
             sec.blocks.append(("quote", (text, cut)))
+        if history is not None and kind != "block_recommendation":
+            sec.blocks.append(("para", f"This author's record here: {history['flagged']} other comment(s) with a "
+                                       f"policy key or awaiting review; {history['strikes']} comment(s) with a strike "
+                                       f"in the last {config.policy.window_days} days."))
         if cats:
             sec.blocks.append(("subhead", "What it was categorised as, and why"))
             items = []
@@ -614,8 +636,8 @@ def render_alert_message(alerts: list[dict], config: Config, store: Any = None, 
         group shares a post (or an account) and its recipients.
     :param config: for the school's name and timezone, the policy's action table, the
         repeat interval and the sender address.
-    :param store: unused by the renderer itself (the alert rows carry everything); kept
-        so callers can pass it uniformly.
+    :param store: when given, each comment alert also states the author's record in the
+        store (:func:`author_history`); the alert rows carry everything else.
     :param repeat: 0 for the first sending, n for the n-th reminder of an escalation.
     :returns: a ``multipart/alternative`` :class:`EmailMessage` (text/plain and text/html,
         UTF-8) with ``Subject``, ``From``, ``Auto-Submitted: auto-generated`` and
@@ -626,7 +648,16 @@ def render_alert_message(alerts: list[dict], config: Config, store: Any = None, 
     if not alerts:
         raise ValueError("render_alert_message needs at least one alert")
     rows = [decode_alert(a) for a in alerts]
-    sections = [alert_section(a, config) for a in rows]
+    sections = []
+    for a in rows:
+        d = a["details"] if isinstance(a["details"], Mapping) else {}
+        c = d.get("comment") if isinstance(d.get("comment"), Mapping) else {}
+        try:
+            at = parse_time(str(a.get("created_at")))
+        except ValueError:
+            at = None
+        history = author_history(store, a.get("author_id"), c.get("comment_id"), config, at) if c and at else None
+        sections.append(alert_section(a, config, history))
     school = config.school.name or "School Social Monitor"
     tzname = config.school.timezone
     intro = (f"{school}: {len(rows)} alerts from School Social Monitor (times in {tzname})." if len(rows) > 1
@@ -695,5 +726,5 @@ def sender_domain(config: Config) -> str:
 
 
 __all__ = ["render_alert_message", "render_fallback_message", "alert_to_json", "recipients_for", "route_roles", "role_addresses",
-           "decode_alert", "header_text", "safe_text", "local_time", "block_instructions", "alert_section",
+           "decode_alert", "author_history", "header_text", "safe_text", "local_time", "block_instructions", "alert_section",
            "sender_domain", "PLATFORM_NAMES", "ESCALATION_ACTIONS"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 from alerts_support import T0, make_config
@@ -61,7 +62,20 @@ def test_escalation_email_says_what_why_who_where_when_and_what_to_do(tmp_path, 
         assert "repeated every 4 hours" in body
         assert "school-monitor evidence export --comment facebook:1000_9001 -o" in body
     assert "> I'll be waiting at the gates for Mr Pryce" in text     # quoted exactly
+    assert "This author's record here: 0 other comment(s)" in text  # with the store given
     assert "I&#x27;ll be waiting at the gates for Mr Pryce" in page
+
+
+def test_escalation_states_the_authors_record(tmp_path, store, builder):
+    cfg = make_config(tmp_path)
+    builder.block(at=T0 - timedelta(days=40))                 # outside the 30-day window
+    builder.block(at=T0 - timedelta(days=2))
+    aid = builder.escalation(at=T0)
+    _, text, _ = parts(render_alert_message(rows(store, aid), cfg, store))
+    assert ("This author's record here: 2 other comment(s) with a policy key or awaiting review; "
+            "1 comment(s) with a strike in the last 30 days.") in text
+    _, without_store, _ = parts(render_alert_message(rows(store, aid), cfg))
+    assert "This author's record" not in without_store
 
 
 def test_allegation_staff_action_names_lado_and_headteacher(tmp_path, store, builder):
