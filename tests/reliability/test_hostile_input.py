@@ -329,28 +329,15 @@ def test_email_rendering_of_a_one_megabyte_comment():
 needs_graph = pytest.mark.skipif(not _have("connectors.facebook", "monitor.fakes.graph"),
                                  reason="Facebook connector or fake Graph server not landed")
 
-NESTING_BUG = ("connectors/graph_client.py lets RecursionError from json.loads escape on deeply nested JSON "
-               "(it should be a ConnectorError like other malformed JSON)")
 WRONG_TYPES = ('{"data": [{"id": "1000_1_2", "created_time": "2026-10-12T05:00:00+0000", "from": "x", '
                '"parent": 5, "attachment": [1], "permalink_url": 7, "is_hidden": "no"}]}')
 SURROGATE_BODY = '{"data": [{"id": "\\ud83d", "message": "\\udc4d", "created_time": "2026-10-12T05:00:00+0000"}]}'
-#: (where, body) -> (exception type, reason): defects found by this test, owned elsewhere.
-#: The test fails if one of them stops happening, so the entry gets removed.
-KNOWN_DEFECTS = {
-    (0, WRONG_TYPES): (AttributeError, "connectors/facebook.py map_post: a non-string permalink_url raises "
-                                       "AttributeError in strip_secret_params instead of being skipped"),
-    (1, SURROGATE_BODY): (UnicodeEncodeError, "a comment id that is a lone surrogate reaches Store.ingest: "
-                                              "connectors/facebook.py map_comment should refuse ids that are "
-                                              "not Graph ids (digits and '_') as malformed, and/or the store "
-                                              "should sanitise ids too"),
-}
 MALFORMED_BODIES = [
     "", "null", "[]", "{}", '{"data": null}', '{"data": "posts"}', '{"data": [null, 1, "x"]}',
     '{"data": [{"id": null}]}', '{"data": [{"id": "1000_1", "created_time": "yesterday"}]}',
     '{"data": [{"id": "1000_1", "created_time": 12}]}', '{"data": [{"id": "1000_1"}], "paging": "next"}',
     '{"data": [], "paging": {"next": 42}}', '{"data": [{"id": "1000_1", "message": {"x": 1}}]}',
-    pytest.param('{"data": [' + "[" * 5000 + "]" * 5000 + "]}", id="deep-nesting",
-                 marks=pytest.mark.xfail(raises=RecursionError, strict=True, reason=NESTING_BUG)),
+    pytest.param('{"data": [' + "[" * 5000 + "]" * 5000 + "]}", id="deep-nesting"),
     SURROGATE_BODY,
     "<html><body>Bad gateway</body></html>", "\x00\xff\xfe garbage", '{"error": "string not object"}',
     '{"error": {"code": "190"}}', '{"error": {"message": null, "code": null}}',
@@ -418,18 +405,10 @@ def test_malformed_graph_payloads_fail_cleanly_and_lose_nothing(tmp_path, monkey
             finally:
                 connector.close()
 
-        known = KNOWN_DEFECTS.get((at_request, body))
         try:
             poll(InjectAt(at_request, body))
-        except ConnectorError as exc:
+        except ConnectorError as exc:  # any other exception type is a defect
             assert str(exc) and "hostile-test-token" not in str(exc)
-        except Exception as exc:  # noqa: BLE001 - anything else is a defect
-            if known and isinstance(exc, known[0]):
-                s.close()
-                pytest.xfail(known[1])
-            raise
-        else:
-            assert known is None, f"known defect no longer happens, remove it from KNOWN_DEFECTS: {known}"
         poll(httpx.HTTPTransport())
         poll(httpx.HTTPTransport())
         rows = list(s.db.query("SELECT comment_id, deleted_at, version FROM comments"))
