@@ -617,7 +617,9 @@ class FacebookConnector:
             name = page.get("name") or "?"
             if str(page.get("id")) != self.page_id:
                 results.append(CheckResult(f"{self.cfg.name} token", False,
-                                           f"token answered for {page.get('id')!r}, not Page {self.page_id}"))
+                                           f"Page {self.page_id!r} is {name} with id {page.get('id')!r}: set "
+                                           f"page_id = \"{page.get('id')}\" (the numeric Page id) in the "
+                                           "[[accounts]] table"))
             else:
                 results.append(CheckResult(f"{self.cfg.name} token", True,
                                            f"token valid for Page {name} ({self.page_id})"))

@@ -821,3 +821,13 @@ def test_hostile_listing_bodies_never_escape_as_other_exceptions(make, body):
         assert exc.kind == "transient"
     else:
         assert [p.post_id for p in r.posts] == ["1000_1"] and r.posts[0].permalink is None
+
+
+def test_check_asks_for_the_numeric_page_id(make):
+    def handler(request):
+        if request.url.path == "/v23.0/facebookfordevelopers":
+            return httpx.Response(200, json=load("page.json"))
+        return error_response("100_33")
+
+    first = make(handler, page_id="facebookfordevelopers").check()[0]
+    assert not first.ok and 'set page_id = "19292868552"' in first.detail
