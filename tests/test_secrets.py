@@ -167,11 +167,19 @@ def test_full_demo_cycle_leaks_no_token(tmp_path, monkeypatch):
     from monitor import demo
     from monitor import logging as mlog
 
-    # Known tokens instead of the demo's random ones.
-    fixed = iter([HEX[:16] + "fbfbfbfbfbfbfbfb", HEX[16:] + "xxxxxxxxxxxxxxxx"] * 4)
-    monkeypatch.setattr(demo.secrets, "token_hex", lambda n=16: next(fixed))
-    fb_token = "demo-fb-" + HEX[:16] + "fbfbfbfbfbfbfbfb"
-    x_token = "demo-x-" + HEX[16:] + "xxxxxxxxxxxxxxxx"
+    # Known tokens instead of the demo's random ones: the demo draws the Facebook token,
+    # then the X token, first; later draws (Message-IDs ...) stay random.
+    real_token_hex = demo.secrets.token_hex
+    known = [HEX[:16] + "fbfbfbfbfbfbfbfb", HEX[16:] + "xxxxxxxxxxxxxxxx"]
+    draws: list[int] = []
+
+    def token_hex(n=None):
+        draws.append(1)
+        return known[len(draws) - 1] if len(draws) <= 2 else real_token_hex(n)
+
+    monkeypatch.setattr(demo.secrets, "token_hex", token_hex)
+    fb_token = "demo-fb-" + known[0]
+    x_token = "demo-x-" + known[1]
     tokens = _needles(fb_token, x_token)
 
     out_dir = tmp_path / "demo"
@@ -183,6 +191,7 @@ def test_full_demo_cycle_leaks_no_token(tmp_path, monkeypatch):
             with structlog.testing.capture_logs() as events:
                 assert demo.run_demo(out_dir) == 0
             # a second cycle through the real renderer (JSON lines, as journald gets them)
+            draws.clear()
             assert demo.run_demo(tmp_path / "demo2") == 0
     finally:
         mlog.configure("INFO", stream=sys.stderr)
