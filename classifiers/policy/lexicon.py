@@ -22,7 +22,23 @@ A lexicon file holds *sections*; each section is a table with up to two lists::
   ``faggot`` matches ``f****t``).
 * ``patterns``: Python regular expressions (:mod:`re` syntax, write them as TOML
   literal strings in single quotes), matched case-insensitively on the comment text after
-  normalisation (lower case, curly quotes made straight, accents removed: ``ț`` -> ``t``).
+  normalisation (lower case, curly quotes made straight, accents removed: ``ț`` -> ``t``,
+  ``ł`` -> ``l``). In ``staff_act`` / ``pupil_act`` a pattern may mark the act itself
+  with a group named ``act`` (``(?P<act>gave him) ... allerg``): whoever is named just
+  before the act is taken as its doer.
+
+A school's config adds to these (all lists are appended to the shipped ones)::
+
+    [policy]
+    lexicon_files = ["local-words.toml"]     # same format as the shipped files
+
+    [policy.lexicon.insult]                  # inline, same format
+    words = ["gowk", "mardy cow"]
+
+    [policy.lexicon.role_headteacher]        # local names for the head
+    words = ["the gaffer"]
+
+Staff nicknames go with the person: ``[[staff]] ... nicknames = ["Maggie T"]``.
 
 A section may also be a plain list, taken as ``words``. Unknown sections are refused
 (:class:`LexiconError`), so a typo in a school's file does not silently do nothing.
@@ -80,6 +96,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from monitor.config import ConfigError
+
 SECTIONS: tuple[str, ...] = (
     "titles", "common_words", "staff_role", "not_staff", "pupil", "own_child", "school",
     "other_school", "parent", "insult", "mockery", "complaint", "staff_act", "pupil_act",
@@ -96,9 +114,13 @@ MASKED_SECTIONS = frozenset({"slur", "insult", "identity_hostility", "threat", "
 _FOLD = {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "æ": "a", "œ": "o"}
 
 
-class LexiconError(ValueError):
+class LexiconError(ConfigError):
     """A lexicon file or inline table is malformed; the message names the source, the
-    section and the entry."""
+    section and the entry. A :class:`~monitor.config.ConfigError`, so the CLI prints it
+    and exits 2 like any other config problem."""
+
+    def __init__(self, message: str):
+        super().__init__([message])
 
 
 def normalise(text: str) -> str:

@@ -60,3 +60,16 @@ def test_bad_lexicons_name_the_problem(tmp_path):
     bad.write_text("[insult\n", encoding="utf-8")
     with pytest.raises(LexiconError, match="not valid TOML"):
         load_lexicon([str(bad)])
+
+
+def test_a_bad_school_lexicon_is_a_config_error(tmp_path):
+    """The CLI turns ConfigError into exit status 2; a bad lexicon must be one too."""
+    from monitor.config import ConfigError
+
+    from classifiers.policy import Categoriser
+
+    from .conftest import make_config
+
+    cfg = make_config({"policy": {"lexicon": {"thraet": ["x"]}}})
+    with pytest.raises(ConfigError, match=r"\[policy.lexicon\]: unknown lexicon section \[thraet\]"):
+        Categoriser(cfg)
