@@ -195,6 +195,7 @@ def score_stream(rows: Iterator[tuple[int, Mapping[str, Any] | BadRow]], engine:
         nonlocal written
         if not batch:
             return
+        nonlocal skipped
         scores = engine.score([r.comment.text for r in batch])
         for r, s in zip(batch, scores):
             record: dict[str, Any] = {
@@ -203,7 +204,12 @@ def score_stream(rows: Iterator[tuple[int, Mapping[str, Any] | BadRow]], engine:
                 "language": s.language,
             }
             if categoriser is not None:
-                a = categoriser.assess(r.comment, s)
+                try:
+                    a = categoriser.assess(r.comment, s)
+                except Exception as exc:  # noqa: BLE001 - one comment must not stop a long run
+                    err.write(f"line {r.line}: comment {r.id}: categoriser failed ({type(exc).__name__}: {exc}); skipped\n")
+                    skipped += 1
+                    continue
                 record.update(
                     needs_review=bool(a.needs_review or not s.readable),
                     categories=list(a.categories),

@@ -153,3 +153,44 @@ def test_model_verify_fails_clearly_for_detoxify_without_checkpoint(tmp_path):
     conf.write_text('[school]\nname = "X"\n[classifier]\nbackend = "detoxify"\n', encoding="utf-8")
     with pytest.raises(CommandError, match="checkpoint is required"):
         run(["model", "verify", "--config", str(conf)])
+
+
+def test_a_failing_row_in_the_categoriser_is_skipped_not_fatal(tmp_path):
+    class Categoriser:
+        def assess(self, comment, scores):
+            if "boom" in comment.text:
+                raise RuntimeError("bad pattern")
+            from monitor.domain import Assessment
+
+            return Assessment()
+
+    class Engine:
+        def score(self, texts):
+            from monitor.domain import Scores
+
+            return [Scores({"toxicity": 0.2}, "fake", "1", "en", True) for _ in texts]
+
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    rows = iter([(1, {"id": "a", "text": "fine"}), (2, {"id": "b", "text": "boom"}), (3, {"id": "c", "text": "ok"})])
+    assert cli_score.score_stream(rows, Engine(), Categoriser(), out, err) == (2, 1)
+    assert "line 2: comment b: categoriser failed (RuntimeError: bad pattern)" in err.getvalue()
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == ["a", "c"]
+
+
+def test_progress_only_on_a_terminal():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    quiet = io.StringIO()
+    p = cli_score._Progress(quiet, 1000)
+    p.update(10, 500, final=True)
+    assert quiet.getvalue() == ""
+    tty = Tty()
+    p = cli_score._Progress(tty, 1000)
+    p.update(10, 500, final=True)
+    assert "50%" in tty.getvalue() and "10 comments" in tty.getvalue()
