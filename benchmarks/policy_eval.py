@@ -202,7 +202,6 @@ def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
                     escalated.update(ids)
                 elif al.get("kind") == "block_recommendation":
                     blocked.add(al.get("author_id"))
-        _ = cols
     return pred, escalated, blocked, "school-monitor replay"
 
 

@@ -38,7 +38,6 @@ from classifiers.policy.targets import Mention, TargetMatcher
 
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
 _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t|isn'?t|hasn'?t|haven'?t|wouldn'?t|won'?t|cannot|can'?t)\b|n't)\W*(\w+\W+){0,2}$")
-_QUESTION_SENT = re.compile(r"\?\s*$")
 _THING_AFTER = re.compile(r"\s+(rumou?rs?|messages?|comments?|things?|lies|behaviou?r|attitude|food|dinners?|weather|"
                          r"system|policy|decision|idea|parking|traffic|service|situation|emails?|letters?|posts?|"
                          r"stuff|words|language|names|menu|website|app|rules?|car|cars|price|prices|costs?|budget)\b")
@@ -327,7 +326,6 @@ class Categoriser:
                 continue
             ev.add("allegation_pupil", "target", actor.describe(), (actor.start, actor.end))
             ev.add("allegation_pupil", "lexicon", f'act "{text[h.start:h.end]}"', (h.start, h.end))
-        # hedged insinuation naming staff and an act is an allegation (convention 3): covered above
 
         # ---- defamatory ---------------------------------------------------------
         if ev.has("allegation_staff"):

@@ -80,7 +80,6 @@ def _damerau(a: str, b: str, limit: int) -> int:
 
 _SUBJECT_VERB = re.compile(r"\s+(is|was|has|had|should|needs|can'?t|cannot|could|couldn'?t|will|won'?t|did|didn'?t|does|doesn'?t|never|always|still|must|wants|thinks|said|says|got|gets|clearly|obviously)\b")
 _WORD = re.compile(r"[^\W\d_][\w'\-]*", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?:(?<![A-Z])(?<!\b(?:Mr|Ms|Dr))[.!?]+|\n)\s*$")
 
 
 class TargetMatcher:
