@@ -54,7 +54,7 @@ _REPEAT_RE = re.compile(r"(.)\1{2,}")
 # to dodge filters ("p*ki", "f@ggot", "b!tch").
 _WORD_RE = re.compile(r"[^\W_](?:[\w*@$!']*[^\W_*])?|[^\W_]")
 _CHAR_MIN, _CHAR_MAX = 2, 5
-_WORD_CACHE_SIZE = 200_000
+_WORD_CACHE_SIZE = 50_000  # words; at most about 20 MB
 
 
 def normalise(text: str) -> str:
@@ -77,8 +77,7 @@ def normalise(text: str) -> str:
     return t
 
 
-@lru_cache(maxsize=200_000)
-def _char_grams(word: str) -> tuple[str, ...]:
+def _char_grams_of(word: str) -> tuple[str, ...]:
     """Character n-grams (2..5) of one word padded with spaces, prefixed ``c:``."""
     padded = f" {word} "
     n = len(padded)
@@ -87,6 +86,10 @@ def _char_grams(word: str) -> tuple[str, ...]:
         for k in range(_CHAR_MIN, _CHAR_MAX + 1)
         for i in range(0, n - k + 1)
     )
+
+
+#: Cached for training (the scorer keeps its own bounded cache of column indices instead).
+_char_grams = lru_cache(maxsize=65_536)(_char_grams_of)
 
 
 def words(text: str) -> list[str]:
@@ -265,7 +268,8 @@ def load_model(model_dir: Path | str | None = None) -> EmbeddedModel:
 
 class EmbeddedScorer:
     """The default :class:`~classifiers.base.Scorer`: numpy inference of the packaged
-    linear model. Thread-safe for concurrent :meth:`score` calls (read-only arrays).
+    linear model. Safe to share between threads: the arrays are read-only and the
+    per-word cache only ever maps a word to the same value.
 
     :param model_dir: folder with the model files (default :data:`MODEL_DIR`).
     :raises ScorerError: as :func:`load_model`.
@@ -304,8 +308,8 @@ class EmbeddedScorer:
         entry = self._word_cache.get(word)
         if entry is None:
             index = self._index
-            feats = ("w:" + word, *_char_grams(word))
-            cols = np.array([index[f] for f in feats if f in index], dtype=np.int64)
+            feats = ("w:" + word, *_char_grams_of(word))
+            cols = np.array([index[f] for f in feats if f in index], dtype=np.int32)
             entry = (cols, self._bigram_words.get(word, -1))
             if len(self._word_cache) >= _WORD_CACHE_SIZE:
                 self._word_cache.clear()
@@ -313,12 +317,12 @@ class EmbeddedScorer:
         return entry
 
     def feature_indices(self, text: str) -> np.ndarray:
-        """Columns of the known features of ``text``, one entry per occurrence: exactly
+        """Columns (int32) of the known features of ``text``, one entry per occurrence: exactly
         the features of :func:`analyse` that are in the vocabulary (a test checks this),
         computed word by word with a cache; bigrams are looked up by word-id pairs."""
         toks = words(text)
         if not toks:
-            return np.empty(0, np.int64)
+            return np.empty(0, np.int32)
         entries = [self._word_entry(w) for w in toks]
         parts = [e[0] for e in entries]
         ids = [e[1] for e in entries]
@@ -327,7 +331,7 @@ class EmbeddedScorer:
         found = [j for j in (bigrams.get(a * nb + b) for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0)
                  if j is not None]
         if found:
-            parts.append(np.array(found, dtype=np.int64))
+            parts.append(np.array(found, dtype=np.int32))
         return np.concatenate(parts)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
