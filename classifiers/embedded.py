@@ -380,19 +380,23 @@ class EmbeddedScorer:
         return [dict(zip(labels, row)) for row in p.astype(np.float64).tolist()]
 
     def known_words(self, min_df: int = 3) -> frozenset[str]:
-        """The words (lower case, as :func:`words` gives them) the model saw in at least
-        ``min_df`` training comments: the scorer's reading vocabulary, used by
-        :func:`classifiers.language.decide` to tell English it can read from text it
-        cannot (another language, Roman Urdu).
+        """The scorer's reading vocabulary: see :func:`known_words`."""
+        return known_words(self.model, min_df)
 
-        Document frequencies are recovered from the stored idf,
-        ``idf = ln((1 + n) / (1 + df)) + 1`` with ``n`` the training comment count.
-        """
-        n = int(self.model.meta.get("n_documents", 0))
-        if n <= 0:
-            raise ScorerError("embedded model metadata lacks n_documents; retrain it")
-        # df >= min_df  <=>  idf <= ln((1 + n) / (1 + min_df)) + 1
-        limit = np.log((1 + n) / (1 + min_df)) + 1 + 1e-6
-        return frozenset(
-            f[2:] for f, v in zip(self.model.features, self.model.idf) if v <= limit and f.startswith("w:")
-        )
+
+def known_words(model: EmbeddedModel, min_df: int = 3) -> frozenset[str]:
+    """The words (lower case, as :func:`words` gives them) the model saw in at least
+    ``min_df`` training comments: used by :func:`classifiers.language.decide` to tell
+    English the scorer can read from text it cannot (another language, Roman Urdu).
+
+    Document frequencies are recovered from the stored idf,
+    ``idf = ln((1 + n) / (1 + df)) + 1`` with ``n`` the training comment count.
+
+    :raises ScorerError: the model's metadata lacks ``n_documents``.
+    """
+    n = int(model.meta.get("n_documents", 0))
+    if n <= 0:
+        raise ScorerError("embedded model metadata lacks n_documents; retrain it")
+    # df >= min_df  <=>  idf <= ln((1 + n) / (1 + min_df)) + 1
+    limit = np.log((1 + n) / (1 + min_df)) + 1 + 1e-3  # float32 idf; df steps are >= 0.01 apart
+    return frozenset(f[2:] for f, v in zip(model.features, model.idf) if v <= limit and f.startswith("w:"))

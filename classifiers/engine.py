@@ -26,11 +26,11 @@ def _known_words(scorer: Scorer) -> Callable[[str], bool] | None:
     """The word test used for coverage: the embedded model's reading vocabulary (also
     used with Detoxify, whose English models read what an English vocabulary covers).
     None when the packaged embedded model cannot be loaded."""
-    from classifiers.embedded import EmbeddedScorer
+    from classifiers.embedded import EmbeddedScorer, known_words, load_model
 
     try:
-        source = scorer if isinstance(scorer, EmbeddedScorer) else EmbeddedScorer()
-        return source.known_words().__contains__
+        model = scorer.model if isinstance(scorer, EmbeddedScorer) else load_model()
+        return known_words(model).__contains__
     except ScorerError:
         return None
 
