@@ -398,5 +398,5 @@ def known_words(model: EmbeddedModel, min_df: int = 3) -> frozenset[str]:
     if n <= 0:
         raise ScorerError("embedded model metadata lacks n_documents; retrain it")
     # df >= min_df  <=>  idf <= ln((1 + n) / (1 + min_df)) + 1
-    limit = np.log((1 + n) / (1 + min_df)) + 1 + 1e-3  # float32 idf; df steps are >= 0.01 apart
+    limit = np.log((1 + n) / (1 + min_df)) + 1 + 1e-3  # float32 idf; for df < 100 idf steps exceed 0.01
     return frozenset(f[2:] for f, v in zip(model.features, model.idf) if v <= limit and f.startswith("w:"))
