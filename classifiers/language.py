@@ -12,13 +12,13 @@ German), and no detector has a model of Urdu or Punjabi written in Latin script 
 Urdu", common in UK Pakistani communities), which it labels as English, Tagalog or Somali
 at random. So readability is decided by :func:`decide` from two signals: the detected
 language and the share of the comment's words the scorer knows (*coverage*, from the
-embedded model's vocabulary, see :meth:`classifiers.embedded.EmbeddedScorer.known_words`):
+embedded model's vocabulary, see :func:`classifiers.embedded.known_words`):
 
 * no language determinable (emoji only, a name, fewer than :data:`MIN_LETTERS` letters):
   readable, language None (there is nothing to misread);
 * a readable language other than English (a multilingual Detoxify model): readable;
 * English but coverage below :data:`UNREADABLE_COVERAGE`: not readable, language None
-  (text in a script-less or unmodelled language such as Roman Urdu);
+  (a language lingua has no model for, such as Roman Urdu);
 * a language not in the readable set but coverage of at least :data:`READABLE_COVERAGE`
   while English is readable: English (a short English comment lingua misjudged);
 * otherwise: readable if the detected language is in the readable set.
@@ -26,7 +26,9 @@ embedded model's vocabulary, see :meth:`classifiers.embedded.EmbeddedScorer.know
 Coverage is only used with at least :data:`MIN_WORDS_FOR_COVERAGE` words.
 
 On the non-English demo comments (Polish, Romanian, Roman Urdu) this marks all 15 as
-unreadable and every English one readable; see ``benchmarks/scorer_language.py``.
+unreadable and every English one readable; see ``benchmarks/scorer_language.py``. Known
+limit: Roman Urdu that is mostly English loanwords ("parents evening", "school", "TA")
+can reach the coverage threshold and pass as English (the worst demo case scores 0.42).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-#: ISO 639-1 codes detected by default: English, the UK's other languages (Welsh, Irish)
-#: and the most common community languages in English schools (DfE school census).
+#: ISO 639-1 codes detected by default: English, Welsh and Irish, and languages many
+#: families of UK schools speak at home (a judgement; pass ``languages`` to change it).
 DEFAULT_LANGUAGES: tuple[str, ...] = (
     "en", "cy", "ga", "pl", "ro", "lt", "lv", "pt", "es", "it", "fr", "de", "tr", "sq",
     "bg", "ru", "uk", "ur", "pa", "bn", "hi", "gu", "ta", "ar", "fa", "so", "zh",
