@@ -50,7 +50,13 @@ class BadRow(Exception):
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else (str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None)
+    """A JSON scalar as text: strings as they are, numbers (ids such as ``7``) as their
+    decimal form; None for anything else (null, booleans, objects)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def comment_from_row(data: Mapping[str, Any], now: datetime | None = None) -> tuple[str, Comment]:
