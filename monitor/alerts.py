@@ -349,17 +349,18 @@ def _review_blocks(alert_id: Any, kind: str, config: Config) -> list[tuple[str, 
 
 def author_history(store: Any, author_id: str | None, comment_id: str | None, config: Config,
                    at: datetime) -> dict[str, int] | None:
-    """An author's record in the store, for context in an alert: ``flagged`` (their other
-    comments that carry a policy key or await review) and ``strikes`` (their comments with a
-    strike in the ``[policy] window_days`` days up to ``at``, the alert's time). None
-    without a store or author."""
+    """An author's record in the store as of ``at`` (the alert's time), for context in an
+    alert: ``flagged`` (their other comments posted by then that carry a policy key or
+    await review) and ``strikes`` (their comments with a strike in the ``[policy]
+    window_days`` days up to ``at``). None without a store or author."""
     if store is None or not author_id:
         return None
-    flagged = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND flagged = 1 AND comment_id != ?",
-                           [author_id, comment_id or ""])
+    until = (at.astimezone(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     since = (at - timedelta(days=config.policy.window_days)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    strikes = store.scalar("SELECT COUNT(DISTINCT comment_id) FROM strikes WHERE author_id = ? AND at >= ?",
-                           [author_id, since])
+    flagged = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND flagged = 1 AND comment_id != ? "
+                           "AND created_at < ?", [author_id, comment_id or "", until])
+    strikes = store.scalar("SELECT COUNT(DISTINCT comment_id) FROM strikes WHERE author_id = ? AND at >= ? "
+                           "AND at < ?", [author_id, since, until])
     return {"flagged": int(flagged or 0), "strikes": int(strikes or 0)}
 
 

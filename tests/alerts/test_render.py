@@ -71,6 +71,7 @@ def test_escalation_states_the_authors_record(tmp_path, store, builder):
     builder.block(at=T0 - timedelta(days=40))                 # outside the 30-day window
     builder.block(at=T0 - timedelta(days=2))
     aid = builder.escalation(at=T0)
+    builder.block(at=T0 + timedelta(days=1))                  # after the alert: not in its record
     _, text, _ = parts(render_alert_message(rows(store, aid), cfg, store))
     assert ("This author's record here: 2 other comment(s) with a policy key or awaiting review; "
             "1 comment(s) with a strike in the last 30 days.") in text
