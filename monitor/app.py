@@ -62,7 +62,7 @@ def build_engine_and_categoriser(config: Config) -> tuple[Any, Any]:
     from classifiers import build_engine
     from classifiers.policy import Categoriser
 
-    return build_engine(config.classifier), Categoriser(config)
+    return build_engine(config.classifier, base_dir=config.base_dir), Categoriser(config)
 
 
 def build_app(config: Config, db_path: str | Path, *, clock: Clock = system_clock,
