@@ -5,7 +5,8 @@
     school-monitor report [--week 2026-W42] [--format text|html|csv|png] [--out FILE] [--send]
 
 Without ``--week`` the previous week (school time) is reported. The report is printed
-(text, HTML with the chart embedded, CSV) or written to ``--out``. ``--send`` also emails it
+(text, HTML with the chart embedded, CSV) or written to ``--out`` (also ``--format png``:
+the report as one picture, for a README or a slide). ``--send`` also emails it
 to the ``[alerts.routes] report`` roles through the outbox (stored first, so an SMTP
 failure keeps it for the daemon to retry) and records it in ``reports``.
 """
@@ -36,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     p.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W42 (default: last week)")
     p.add_argument("--format", choices=("text", "html", "csv", "png"), default="text",
-                   help="output format (default: %(default)s; png is the chart alone and needs --out)")
+                   help="output format (default: %(default)s; png is a picture of the report, table and chart, "
+                        "and needs --out)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
     p.add_argument("--send", action="store_true",
                    help="also email it to the report recipients ([alerts.routes] report) now")
@@ -49,8 +51,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     :raises CommandError: bad ``--week``, unwritable ``--out``, or a send that failed
         (the report then stays in the outbox).
     """
-    from monitor.reports import (ReportJob, build_report, parse_week, render_chart_png, render_csv,
-                                 render_html, render_text)
+    from monitor.reports import (ReportJob, build_report, parse_week, render_csv, render_html,
+                                 render_report_png, render_text)
 
     config = load_config_from_args(args)
     if args.week:
@@ -71,7 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             data = render_csv(report)
         else:
-            data = render_chart_png(report)
+            data = render_report_png(report)
         if args.out:
             try:
                 out = Path(args.out)

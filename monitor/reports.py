@@ -487,19 +487,11 @@ def render_text(report: WeeklyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_chart_png(report: WeeklyReport) -> bytes:
-    """A horizontal bar chart (PNG bytes, about 1000x640 px) of the eleven categories:
-    this week stacked by platform, last week beside it. matplotlib with the Agg canvas
-    (no display, no pyplot global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _draw_chart(ax: Any, report: WeeklyReport) -> None:
+    """Draw the category bar chart on a matplotlib ``Axes``."""
     cats = list(report.categories)[::-1]
     labels = [textwrap.fill(c.words, 46) for c in cats]
     y = list(range(len(cats)))
-    fig = Figure(figsize=(10, 6.4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
     h = 0.38
     left = [0] * len(cats)
     colours = {"facebook": "#1f5fbf", "twitter": "#222222"}
@@ -522,10 +514,81 @@ def render_chart_png(report: WeeklyReport) -> bytes:
     ax.set_title(f"{report.school}: comments per policy category, {report.week}", fontsize=11)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+
+
+def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()
+
+
+def render_chart_png(report: WeeklyReport) -> bytes:
+    """A horizontal bar chart (PNG bytes, about 1000x640 px) of the eleven categories:
+    this week stacked by platform, last week beside it. matplotlib with the Agg canvas
+    (no display, no pyplot global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 6.4), dpi=100)
+    FigureCanvasAgg(fig)
+    _draw_chart(fig.add_subplot(1, 1, 1), report)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def render_report_png(report: WeeklyReport) -> bytes:
+    """The report as one picture (PNG bytes, about 1100x1250 px): heading, the category
+    table (the policy's words; by platform, total, confirmed, last week, trend), the
+    escalation, block and review counts, and the chart. For a README or a slide; the
+    email and HTML report carry the same content as text."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 12.5), dpi=100)
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(3, 1, height_ratios=[0.9, 4.2, 6.4], hspace=0.08)
+    head = fig.add_subplot(grid[0])
+    head.axis("off")
+    s, e = report.start, report.last_sunday
+    head.text(0, 0.95, f"{report.school}: social media report {report.week}", fontsize=15, weight="bold",
+              va="top")
+    waiting = sum(report.waiting_review.values())
+    head.text(0, 0.45, f"Monday {s.day} {s:%B %Y} to Sunday {e.day} {e:%B %Y} ({report.timezone}).  "
+                       f"Comments posted: " + ", ".join(f"{_pname(p)} {report.comments[p]}" for p in report.platforms)
+              + f"; with a policy key: {sum(report.keyed.values())}.", fontsize=9.5, va="top")
+    head.text(0, 0.1, f"Escalations this week: {report.escalations_total} "
+                      f"(open {report.escalation_status.get('open', 0)}); still open from earlier weeks: "
+                      f"{report.open_earlier}.  Block recommendations: {len(report.block_recommendations)}.  "
+                      f"Repeat commenters: {len(report.repeat_commenters)}.  Waiting for review: {waiting}.",
+              fontsize=9.5, va="top")
+    tab = fig.add_subplot(grid[1])
+    tab.axis("off")
+    cols = (["Category (the policy's words)"] + [_pname(p) for p in report.platforms]
+            + ["This week", "Confirmed", "Last week", "4-week trend"])
+    cells = [[textwrap.fill(r.words, 60)] + [str(r.by_platform[p]) for p in report.platforms]
+             + [str(r.total), str(r.confirmed), str(r.last_week), " → ".join(str(x) for x in r.trend)]
+             for r in report.categories]
+    widths = [0.5] + [0.075] * len(report.platforms) + [0.08, 0.085, 0.085, 0.13]
+    table = tab.table(cellText=cells, colLabels=cols, colWidths=widths, loc="upper center", cellLoc="right",
+                      colLoc="right")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.3)
+    cells_by_pos = table.get_celld()
+    for (row, col), cell in cells_by_pos.items():
+        cell.set_edgecolor("#dddddd")
+        if col == 0:
+            cell.get_text().set_horizontalalignment("left")
+            cell._loc = "left"  # matplotlib positions the text by the cell's own alignment
+        if row == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("#f0f0f0")
+        elif col == len(report.platforms) + 1 and cell.get_text().get_text() != "0":
+            cell.set_text_props(weight="bold")
+        if "\n" in cells_by_pos[row, 0].get_text().get_text():
+            cell.set_height(cell.get_height() * 1.8)
+    _draw_chart(fig.add_subplot(grid[2]), report)
+    return _png(fig)
 
 
 def render_html(report: WeeklyReport, *, chart_src: str | None = None, chart_png: bytes | None = None) -> str:
@@ -813,6 +876,6 @@ class ReportJob:
 
 
 __all__ = ["build_report", "WeeklyReport", "CategoryRow", "render_text", "render_html", "render_csv",
-           "render_chart_png", "report_message", "report_recipients", "write_report_files", "ReportJob",
+           "render_chart_png", "render_report_png", "report_message", "report_recipients", "write_report_files", "ReportJob",
            "parse_week", "week_of", "week_bounds", "shift_week", "previous_week", "due_week", "scheduled_at",
            "csv_rows", "CONFIRMING_VERDICTS"]

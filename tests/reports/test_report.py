@@ -192,3 +192,16 @@ def test_an_escalation_detected_after_the_week_counts_in_the_comments_week(tmp_p
     assert r.escalations_total == 1 and r.escalations[0]["id"] == aid
     assert r.escalations[0]["created_at"] == "2026-10-25T20:00:00Z"
     assert build_report(store, make_config(tmp_path), "2026-W44", NOW).escalations_total == 0
+
+
+def test_report_picture_is_a_png_with_table_and_chart(tmp_path, filled):
+    import struct
+
+    from monitor.reports import render_chart_png, render_report_png
+
+    report = build_report(filled, make_config(tmp_path), "2026-W43", NOW)
+    png, chart = render_report_png(report), render_chart_png(report)
+    assert png[:8] == chart[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    chart_height = struct.unpack(">II", chart[16:24])[1]
+    assert width >= 1000 and height > chart_height * 1.4          # the table sits above the chart
