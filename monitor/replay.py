@@ -15,6 +15,7 @@ is how a school tries its policy settings on past comments.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = No
         comments per policy key.
     :raises FileNotFoundError: when ``path`` does not exist.
     """
-    from monitor.alerts import alert_to_json, render_alert_message
+    from monitor.alerts import alert_to_json, recipients_for, render_alert_message
     from monitor.app import build_engine_and_categoriser
     from monitor.pipeline import Pipeline
     from monitor.store import Store
@@ -138,6 +139,10 @@ def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = No
             out_fh.write(json.dumps(alert_to_json(row), ensure_ascii=False, sort_keys=True) + "\n")
         if mail_dir:
             msg = render_alert_message([row], config, store)
+            to = recipients_for([row], config)
+            msg["To"] = ", ".join(to) if to else "undisclosed-recipients:;"  # no [alerts.recipients] set
+            msg["Date"] = email.utils.format_datetime(parse_time(row["created_at"]))
+            msg["Message-ID"] = f"<replay.{alert_id}.{row['kind']}@school-monitor.invalid>"
             (mail_dir / f"alert-{alert_id:05d}-{row['kind']}.eml").write_bytes(bytes(msg))
 
     pipeline = Pipeline(config, store, engine, categoriser, clock=clock, on_alert=on_alert, batch_size=1)
