@@ -27,6 +27,7 @@ scores (``insult``, ``threat``, ``identity_attack``, ``toxicity``) over the conf
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -46,6 +47,14 @@ _HYPOTHETICAL = re.compile(r"\b(if|unless|in case|should (he|she|they|any))\b[^,
 _WISH = re.compile(r"\b(to|'ll|will|would|should|gonna|wanna|could|might|shall)\s+$")
 _LAUGH = re.compile(r"(😂|🤣|😆|😅|\blol\b|\blmao\b|\bhaha)")
 _SENT_SPLIT = re.compile(r"(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)(?:[.!?]+(?=\s|$)|\n+)")
+_THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
+#: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
+#: the work per cue bounded however long a sentence is
+_REACH = 200
+#: most evidence items kept per key (a hostile 1 MB comment must not give 30,000)
+MAX_EVIDENCE_PER_KEY = 64
+#: how many mentions a nearest-target search walks past (ineligible ones) on each side
+_SCAN = 32
 
 
 @dataclass
@@ -138,30 +147,51 @@ class Categoriser:
         norm = normalise(text)
         mentions = self.targets.find(text, norm)
         sents = _sentences(norm)
+        ix = _Index(norm, sents, mentions)
+        memo: dict[tuple[str, bool], list[_Hit]] = {}
+
+        def hits(section: str, masked_text: bool = False) -> list[_Hit]:
+            key = (section, masked_text)
+            if key not in memo:
+                memo[key] = self._hits(section, masked if masked_text else norm)
+            return memo[key]
         th = self.policy.thresholds
         # idioms are blanked out before threats and insults are looked for
-        idiom_spans = [(h.start, h.end) for h in self._hits("idiom", norm)]
+        idiom_spans = [(h.start, h.end) for h in hits("idiom")]
         masked = _blank(norm, idiom_spans)
-        reporting = self._hits("reporting", norm)
-        defence_sents = {_sent_of(sents, h.start) for h in self._hits("defence", norm)}
-        hedge_hits = self._hits("hedge", norm)
-        hedged_sents = {_sent_of(sents, h.start) for h in hedge_hits}
+        reporting = sorted(hits("reporting"), key=lambda r: r.end)
+        reporting_ends = [r.end for r in reporting]
+        reporting_sents = {ix.sent(r.start) for r in reporting}
+        defence_sents = {ix.sent(h.start) for h in hits("defence")}
+        hedge_hits = hits("hedge")
+        hedged_sents = {ix.sent(h.start) for h in hedge_hits}
         hedged_comment = bool(hedge_hits)
-        assertion = self._hits("assertion", norm)
+        assertion = hits("assertion")
         staff_mentions = [m for m in mentions if m.kind == "staff"]
+        staff_starts = [m.start for m in staff_mentions]
         own_child = [m for m in mentions if m.kind == "own_child"]
         addressed_parent = any(m.kind == "parent" and m.how == "reply to" for m in mentions)
         post_staff = self._post_staff(comment)
+        persons_in_comment = any(m.kind in ("pupil", "own_child", "parent") for m in mentions)
+        other_schools = [m for m in mentions if m.kind == "other_school"]
 
         def reported(h: _Hit) -> bool:
             """The words are quoted in order to report them (convention 7)."""
-            for r in reporting:
-                if r.end <= h.start and h.start - r.end <= 25 and _sent_of(sents, r.start) == _sent_of(sents, h.start):
+            si = ix.sent(h.start)
+            if si not in reporting_sents:
+                return False
+            # a reporting phrase ending at most 25 characters before the words, same sentence
+            for i in range(bisect_left(reporting_ends, h.start - 25), bisect_right(reporting_ends, h.start)):
+                if ix.sent(reporting[i].start) == si:
                     return True
             before = norm[max(0, h.start - 2):h.start]
             after = norm[h.end:h.end + 2]
-            quoted = ("'" in before or '"' in before) and ("'" in after or '"' in after)
-            return quoted and any(_sent_of(sents, r.start) == _sent_of(sents, h.start) for r in reporting)
+            return ("'" in before or '"' in before) and ("'" in after or '"' in after)
+
+        def last_staff_before(pos: int) -> Mention:
+            """The last staff mention starting before ``pos`` (else the last one)."""
+            i = bisect_left(staff_starts, pos)
+            return staff_mentions[i - 1] if i > 0 else staff_mentions[-1]
 
         def target(h: _Hit, kinds: tuple[str, ...], prefer_before: bool = True, pronoun: bool = True,
                    only_before: bool = False, carry: bool = False, prefer_person: bool = False,
@@ -171,14 +201,10 @@ class Categoriser:
             or a sentence with no mention looks back to the previous sentence; else a
             pronoun resolved to the last staff mention in the comment, or to the one
             staff member the school's post names."""
-            si = _sent_of(sents, h.start)
+            si = ix.sent(h.start)
             best, best_d = None, 10 ** 9
-            persons_first = prefer_person and any(
-                _sent_of(sents, m.start) == si and m.end <= h.start and m.kind in ("staff", "pupil", "parent", "own_child")
-                for m in mentions)
-            for m in mentions:
-                if _sent_of(sents, m.start) != si:
-                    continue
+            persons_first = prefer_person and ix.first_person_end[si] <= h.start
+            for m in ix.near(si, h, skip_places=persons_first):
                 if only_before and m.start >= (h.start if strictly_before else h.end):
                     continue
                 if persons_first and m.kind in ("school", "other_school"):
@@ -191,37 +217,34 @@ class Categoriser:
                     d = 0
                 if d < best_d:
                     best, best_d = m, d
-            s0, s1 = sents[si]
-            opens = not norm[s0:h.start].strip(" \t\n\"'@")
+            opens = h.start <= ix.content_start(si)
             if carry and si > 0 and (best is None or (opens and best.start >= h.end)):
-                prev = [m for m in mentions if _sent_of(sents, m.start) == si - 1 and m.kind in ("staff", "pupil")
-                        and (carry_roles or m.how != "role")]
-                if prev:
-                    return prev[-1] if prev[-1].kind in kinds else None
+                prev = ix.last_person[si - 1] if carry_roles else ix.last_named_person[si - 1]
+                if prev is not None:
+                    return prev if prev.kind in kinds else None
             if best is not None:
                 return best if best.kind in kinds else None
-            if pronoun and "staff" in kinds and _PRONOUN_SUBJ.search(norm[s0:s1]):
+            if pronoun and "staff" in kinds and ix.has_pronoun(si):
                 if staff_mentions:
-                    prior = [m for m in staff_mentions if m.start < h.start] or staff_mentions
-                    return prior[-1]
-                if post_staff and not any(m.kind in ("pupil", "own_child", "parent") for m in mentions):
+                    return last_staff_before(h.start)
+                if post_staff and not persons_in_comment:
                     return post_staff
             return None
 
         # ---- racist_homophobic -------------------------------------------------
         racist_spans: list[_Hit] = []
-        for h in self._hits("slur", norm):
+        for h in hits("slur"):
             if reported(h):
                 continue
             racist_spans.append(h)
             ev.add("racist_homophobic", "lexicon", f'slur "{text[h.start:h.end]}"', (h.start, h.end))
-        for h in self._hits("identity_hostility", norm):
+        for h in hits("identity_hostility"):
             if reported(h):
                 continue
             racist_spans.append(h)
             ev.add("racist_homophobic", "pattern", f'identity-based hostility "{text[h.start:h.end]}"', (h.start, h.end))
         ia, tox = scores.get("identity_attack"), scores.get("toxicity")
-        if ia >= th.get("identity_attack", 0.5) and tox >= th.get("toxicity", 0.5) and self._hits("identity_term", norm) \
+        if ia >= th.get("identity_attack", 0.5) and tox >= th.get("toxicity", 0.5) and hits("identity_term") \
                 and not reporting:
             ev.add("racist_homophobic", "score", "identity attack score with an identity term",
                    label="identity_attack", score=ia, threshold=th.get("identity_attack", 0.5))
@@ -229,13 +252,11 @@ class Categoriser:
             for h in racist_spans:
                 t = target(h, ("staff", "pupil"), only_before=True)
                 if t is None:  # "Go back to X Miss Begum": a staff member named after it
-                    after = [m for m in mentions if m.kind == "staff" and m.start >= h.end
-                             and _sent_of(sents, m.start) == _sent_of(sents, h.start)]
-                    t = after[0] if after else None
+                    t = ix.first_after(h.end, ix.sent_end(h.start), ("staff",))
                 if t is not None and t.start > h.start + 2 and t.end <= h.end:
                     t = None  # a pupil inside the hostile phrase is its object, not its target
                 if t is None or (t.kind == "pupil" and _object_of_teaching(norm, t)):
-                    inside = [m for m in mentions if h.start <= m.start <= h.start + 2 and m.kind == "pupil"
+                    inside = [m for m in ix.starting_in(h.start, h.start + 3) if m.kind == "pupil"
                               and not _object_of_teaching(norm, m)]
                     t = inside[0] if inside else None
                 if t is not None:
@@ -244,22 +265,22 @@ class Categoriser:
                     ev.add(key, "pattern", f'identity-based hostility aimed at {t.kind}: "{text[h.start:h.end]}"', (h.start, h.end))
 
         # ---- threat_violence ---------------------------------------------------
-        threat_hits = self._hits("threat", masked)
-        hyperbole = self._hits("own_child_hyperbole", masked)
+        threat_hits = hits("threat", True)
+        hyperbole = _Spans((x.start, x.end) for x in hits("own_child_hyperbole", True))
         others = [m for m in mentions if m.kind in ("staff", "pupil", "school")]
         for h in threat_hits:
-            if any(x.start <= h.start < x.end or h.start <= x.start < h.end for x in hyperbole) and not others \
+            if hyperbole.overlaps(h.start, h.end) and not others \
                     and (own_child or _LAUGH.search(norm[max(0, h.start - 60):h.end + 40])):
                 continue  # "I'll kill him" of one's own child, laughing (convention 6)
-            if _NEGATION.search(masked[max(0, h.start - 30):h.start]) and not re.search(r"\b(won'?t|wouldn'?t|not) be (walking|leaving)", masked[h.start - 10:h.end]):
+            if _NEGATION.search(masked[max(0, h.start - 30):h.start]) and not re.search(r"\b(won'?t|wouldn'?t|not) be (walking|leaving)", masked[max(0, h.start - 10):h.end]):
                 continue
             ev.add("threat_violence", "pattern", f'threat or wish of harm: "{text[h.start:h.end]}"', (h.start, h.end))
         # lying in wait: "I'll be waiting at the gates for him / for Mr X"
         for m in re.finditer(r"\b(i'?ll|i will|we'?ll|we will|i'?m gonna) be waiting\b", masked):
-            s0, s1 = sents[_sent_of(sents, m.start())]
+            s1 = min(ix.sent_end(m.start()), m.end() + _REACH)
             rest = masked[m.end():s1]
-            victim = [x for x in mentions if m.end() <= x.start < s1 and x.kind in ("staff", "pupil", "parent")]
-            if victim and re.search(r"\bfor\b", masked[m.end():victim[0].start]) or \
+            victim = ix.first_after(m.end(), s1, ("staff", "pupil", "parent"))
+            if victim and re.search(r"\bfor\b", masked[m.end():victim.start]) or \
                     re.search(r"\bfor (him|her|them)\b", rest):
                 ev.add("threat_violence", "pattern", f'lying in wait: "{text[m.start():s1].strip()}"', (m.start(), s1))
         thr = scores.get("threat")
@@ -269,7 +290,7 @@ class Categoriser:
 
         # ---- offensive_* (insults, mockery) ------------------------------------
         for section in ("insult", "mockery"):
-            for h in self._hits(section, masked):
+            for h in hits(section, True):
                 if reported(h) or _THING_AFTER.match(masked, h.end):
                     continue  # "vile rumours", "useless system": about a thing, not a person
                 t = target(h, ("staff", "pupil", "school", "own_child", "parent", "other_school"), carry=True,
@@ -279,7 +300,7 @@ class Categoriser:
                 if t.kind in ("staff", "pupil"):
                     if section == "mockery" and not _mocking_context(norm, h, t):
                         continue
-                    if t.kind == "pupil" and _in_other_school(mentions, t):
+                    if t.kind == "pupil" and _in_other_school(other_schools, t):
                         continue
                     key = "offensive_staff" if t.kind == "staff" else "offensive_pupil"
                     ev.add(key, "target", t.describe(), (t.start, t.end))
@@ -290,7 +311,7 @@ class Categoriser:
         ins = scores.get("insult")
         if ins >= th.get("insult", 0.5) and not ev.has("offensive_staff") and not addressed_parent:
             named = [m for m in staff_mentions if m.how != "role" or m.staff]
-            praise = self._hits("praise", norm)
+            praise = hits("praise")
             if named and not praise:
                 t = named[0]
                 ev.add("offensive_staff", "target", t.describe(), (t.start, t.end))
@@ -298,38 +319,39 @@ class Categoriser:
                        score=ins, threshold=th.get("insult", 0.5))
 
         # ---- allegations --------------------------------------------------------
-        for h in self._hits("staff_act", masked) + self._hits("harm_sign", masked):
-            si = _sent_of(sents, h.start)
+        image_refs_all = hits("image_ref")
+        for h in hits("staff_act", True) + hits("harm_sign", True):
+            si = ix.sent(h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 25):h.start]):
                 continue
             if _WISH.search(norm[max(0, h.start - 20):h.start]):
                 continue  # "wants to slap", "I'll grab": a wish or threat, not a claim
-            if _HYPOTHETICAL.search(norm[sents[si][0]:h.start]) and "again" not in norm[h.end:h.end + 50]:
+            if _HYPOTHETICAL.search(norm[max(sents[si][0], h.start - 100):h.start]) and "again" not in norm[h.end:h.end + 50]:
                 continue  # "if any teacher laid a finger on my kid...": hypothetical
             if h.section == "harm_sign":
                 actor = staff_mentions[-1] if staff_mentions else None
             else:
-                actor = _actor(norm, mentions, sents, h, staff_mentions)
+                actor = _actor(norm, ix, h, staff_mentions)
             if actor is None and h.section == "staff_act" and comment.attachments and \
-                    any(a.is_image_or_video for a in comment.attachments) and self._hits("image_ref", norm):
+                    any(a.is_image_or_video for a in comment.attachments) and image_refs_all:
                 actor = Mention("staff", h.start, h.start, "(person in the attached image)", (), "image reference")
             if actor is None or actor.kind != "staff":
                 continue
             ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
             ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}"', (h.start, h.end))
-        for h in self._hits("pupil_act", masked):
-            si = _sent_of(sents, h.start)
+        for h in hits("pupil_act", True):
+            si = ix.sent(h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
-            actor = _actor(norm, mentions, sents, h, [], passive_ok=True)
-            if actor is None or actor.kind != "pupil" or _in_other_school(mentions, actor):
+            actor = _actor(norm, ix, h, [], passive_ok=True)
+            if actor is None or actor.kind != "pupil" or _in_other_school(other_schools, actor):
                 continue
             ev.add("allegation_pupil", "target", actor.describe(), (actor.start, actor.end))
             ev.add("allegation_pupil", "lexicon", f'act "{text[h.start:h.end]}"', (h.start, h.end))
 
         # ---- defamatory ---------------------------------------------------------
         if ev.has("allegation_staff"):
-            act_sents = {_sent_of(sents, e.span[0]) for e in ev.items["allegation_staff"] if e.kind == "lexicon" and e.span}
+            act_sents = {ix.sent(e.span[0]) for e in ev.items["allegation_staff"] if e.kind == "lexicon" and e.span}
             hedged = bool(act_sents) and act_sents <= hedged_sents or (hedged_comment and not assertion)
             act_text = " ".join(norm[sents[i][0]:sents[i][1]] for i in act_sents)
             first_hand = (bool(own_child) or _FIRST_PERSON.search(act_text) is not None) and not assertion
@@ -338,9 +360,9 @@ class Categoriser:
                     "claimed of staff by a third party, not a first-hand report about own child"
                 ev.add("defamatory_staff", "pattern", why)
                 for e in ev.items["allegation_staff"]:
-                    ev.items["defamatory_staff"].append(Evidence("defamatory_staff", e.kind, e.detail, e.span))
-        for h in self._hits("branding", norm):
-            si = _sent_of(sents, h.start)
+                    ev.add("defamatory_staff", e.kind, e.detail, e.span)
+        for h in hits("branding"):
+            si = ix.sent(h.start)
             if si in hedged_sents or si in defence_sents or _NEGATION.search(norm[max(0, h.start - 12):h.start]):
                 continue
             t = target(h, ("staff",), only_before=True, strictly_before=True)
@@ -348,25 +370,23 @@ class Categoriser:
                 continue
             ev.add("defamatory_staff", "target", t.describe(), (t.start, t.end))
             ev.add("defamatory_staff", "lexicon", f'branding "{text[h.start:h.end]}" asserted of staff', (h.start, h.end))
-        for h in self._hits("school_wrong", norm):
-            si = _sent_of(sents, h.start)
+        school_named = any(m.kind == "school" for m in mentions)
+        for h in hits("school_wrong"):
+            si = ix.sent(h.start)
             if si in hedged_sents or si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
-            s0, s1 = sents[si]
-            school_in_sent = [m for m in mentions if m.kind == "school" and s0 <= m.start < s1]
-            before = [m for m in mentions if m.kind in ("staff", "school") and m.end <= h.start and m.start >= s0]
-            they = re.search(r"\b(they|them|their|they'?ve|they'?re)\b", norm[s0:s1]) is not None
-            school_named = any(m.kind == "school" for m in mentions)
-            if school_in_sent or (not before and not any(m.kind == "staff" and s0 <= m.start < s1 for m in mentions)
-                                  and (they or school_named)):
+            school_in_sent = [ix.first_school[si]] if ix.first_school[si] is not None else []
+            before = ix.first_staff_or_school_end[si] <= h.start
+            they = ix.has_they(si)
+            if school_in_sent or (not before and not ix.has_staff[si] and (they or school_named)):
                 ev.add("defamatory_school", "target", school_in_sent[0].describe() if school_in_sent else
                        "the school (the institution the page belongs to)",
                        (school_in_sent[0].start, school_in_sent[0].end) if school_in_sent else None)
                 ev.add("defamatory_school", "lexicon", f'wrongdoing by the school asserted: "{text[h.start:h.end]}"', (h.start, h.end))
 
         # ---- complaints ----------------------------------------------------------
-        complaint_hits = [h for h in self._hits("complaint", norm) if not reported(h)]
-        praise_n = len(self._hits("praise", norm))
+        complaint_hits = [h for h in hits("complaint") if not reported(h)]
+        praise_n = len(hits("praise"))
         if complaint_hits and not (praise_n > len(complaint_hits) and " but " not in norm):
             for h in complaint_hits:
                 t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True,
@@ -395,14 +415,15 @@ class Categoriser:
         # ---- image_of_staff -------------------------------------------------------
         media = [a for a in comment.attachments if a.is_image_or_video]
         if media:
-            objects = self._hits("image_object", norm)
-            refs = []
-            for m in staff_mentions:
-                if any(0 <= o.start - m.end <= 12 for o in objects):
-                    continue  # "the office manager's car": the photo shows a thing
-                refs.append(m)
-            image_refs = [h for h in self._hits("image_ref", norm)
-                          if not any(0 <= o.start - h.end <= 12 for o in objects)]
+            object_starts = sorted(o.start for o in hits("image_object"))
+
+            def object_after(end: int) -> bool:
+                """A thing ("car", "letter") named within 12 characters after ``end``."""
+                return bisect_right(object_starts, end + 12) > bisect_left(object_starts, end)
+
+            # "the office manager's car": the photo shows a thing
+            refs = [m for m in staff_mentions if not object_after(m.end)]
+            image_refs = [h for h in image_refs_all if not object_after(h.end)]
             if refs or image_refs:
                 ev.add("image_of_staff", "attachment", f"{len(media)} {media[0].type} attachment(s) posted by {comment.author_id}, not a school account")
                 for m in refs[:3]:
@@ -416,11 +437,13 @@ class _Collector:
 
     def __init__(self) -> None:
         self.items: dict[str, list[Evidence]] = OrderedDict((k, []) for k in POLICY_KEYS)
+        self._seen: dict[str, set[Evidence]] = {k: set() for k in POLICY_KEYS}
 
     def add(self, key: str, kind: str, detail: str, span: tuple[int, int] | None = None,
             label: str | None = None, score: float | None = None, threshold: float | None = None) -> None:
         e = Evidence(key=key, kind=kind, detail=detail, span=span, label=label, score=score, threshold=threshold)
-        if e not in self.items[key]:
+        if e not in self._seen[key] and len(self.items[key]) < MAX_EVIDENCE_PER_KEY:
+            self._seen[key].add(e)
             self.items[key].append(e)
 
     def has(self, key: str) -> bool:
@@ -428,6 +451,7 @@ class _Collector:
 
     def drop(self, key: str) -> None:
         self.items[key] = []
+        self._seen[key] = set()
 
 
 def _sentences(norm: str) -> list[tuple[int, int]]:
@@ -441,11 +465,146 @@ def _sentences(norm: str) -> list[tuple[int, int]]:
     return out
 
 
-def _sent_of(sents: list[tuple[int, int]], pos: int) -> int:
-    for i, (a, b) in enumerate(sents):
-        if a <= pos < b:
-            return i
-    return len(sents) - 1
+class _Spans:
+    """Half-open spans ``[a, b)`` (may overlap) answering "does anything overlap
+    ``[s, e)``?" in O(log n): sorted by start, with the running maximum of the ends."""
+
+    def __init__(self, spans) -> None:
+        self.spans = sorted(spans)
+        self.starts = [a for a, _ in self.spans]
+        self.max_end: list[int] = []
+        top = -1
+        for _, b in self.spans:
+            top = max(top, b)
+            self.max_end.append(top)
+
+    def overlaps(self, s: int, e: int) -> bool:
+        i = bisect_left(self.starts, e)  # spans starting before e
+        return i > 0 and self.max_end[i - 1] > s
+
+
+class _Index:
+    """Sentences and target mentions of one comment, indexed once so that each cue's
+    questions (which sentence? nearest mention? any pronoun in it?) cost O(log n) or
+    O(1) instead of a walk over the whole comment. Mentions are sorted and do not
+    overlap (:meth:`TargetMatcher.find`), so they are sorted by end too, and the
+    mentions of one sentence are a contiguous run ``[lo[si], hi[si])``."""
+
+    _PERSON = ("staff", "pupil", "parent", "own_child")
+
+    def __init__(self, norm: str, sents: list[tuple[int, int]], mentions: list[Mention]):
+        self.norm = norm
+        self.sents = sents
+        self.starts = [a for a, _ in sents]
+        self.mentions = mentions
+        self.m_starts = [m.start for m in mentions]
+        self.m_ends = [m.end for m in mentions]
+        n = len(sents)
+        self.lo = [0] * n
+        self.hi = [0] * n
+        big = 10 ** 12
+        self.first_person_end = [big] * n
+        self.first_staff_or_school_end = [big] * n
+        self.first_school: list[Mention | None] = [None] * n
+        self.has_staff = [False] * n
+        self.last_person: list[Mention | None] = [None] * n
+        self.last_named_person: list[Mention | None] = [None] * n
+        k = 0
+        for si, (_, b) in enumerate(sents):
+            self.lo[si] = k
+            while k < len(mentions) and (mentions[k].start < b or si == n - 1):
+                m = mentions[k]
+                if m.kind in self._PERSON:
+                    self.first_person_end[si] = min(self.first_person_end[si], m.end)
+                if m.kind in ("staff", "school"):
+                    self.first_staff_or_school_end[si] = min(self.first_staff_or_school_end[si], m.end)
+                if m.kind == "school" and self.first_school[si] is None:
+                    self.first_school[si] = m
+                if m.kind == "staff":
+                    self.has_staff[si] = True
+                if m.kind in ("staff", "pupil"):
+                    self.last_person[si] = m
+                    if m.how != "role":
+                        self.last_named_person[si] = m
+                k += 1
+            self.hi[si] = k
+        self._pronoun: dict[int, bool] = {}
+        self._they: dict[int, bool] = {}
+        self._content: dict[int, int] = {}
+
+    def sent(self, pos: int) -> int:
+        """Index of the sentence holding ``pos`` (the last one past the end)."""
+        return max(0, bisect_right(self.starts, pos) - 1)
+
+    def sent_end(self, pos: int) -> int:
+        """End offset of the sentence holding ``pos``."""
+        return self.sents[self.sent(pos)][1]
+
+    def content_start(self, si: int) -> int:
+        """First offset of sentence ``si`` that is not blank, a quote or ``@``."""
+        if si not in self._content:
+            a, b = self.sents[si]
+            i = a
+            while i < b and self.norm[i] in " \t\n\"'@":
+                i += 1
+            self._content[si] = i
+        return self._content[si]
+
+    def has_pronoun(self, si: int) -> bool:
+        """Sentence ``si`` has a third-person pronoun (he, she, him, they...)."""
+        if si not in self._pronoun:
+            a, b = self.sents[si]
+            self._pronoun[si] = _PRONOUN_SUBJ.search(self.norm, a, b) is not None
+        return self._pronoun[si]
+
+    def has_they(self, si: int) -> bool:
+        """Sentence ``si`` has "they", "them", "their"..."""
+        if si not in self._they:
+            a, b = self.sents[si]
+            self._they[si] = _THEY.search(self.norm, a, b) is not None
+        return self._they[si]
+
+    def near(self, si: int, h: "_Hit", skip_places: bool = False) -> list[Mention]:
+        """The mentions of sentence ``si`` that can be nearest to cue ``h``, in text
+        order: the last eligible one ending before it, those overlapping it, the first
+        eligible one after it (``skip_places``: school names are not eligible)."""
+        lo, hi = self.lo[si], self.hi[si]
+        b = bisect_right(self.m_ends, h.start, lo, hi)   # [lo, b): end <= h.start
+        a = max(b, bisect_left(self.m_starts, h.end, lo, hi))  # [a, hi): start >= h.end
+        ok = (lambda m: m.kind not in ("school", "other_school")) if skip_places else (lambda m: True)
+        out: list[Mention] = []
+        for i in range(b - 1, max(lo, b - _SCAN) - 1, -1):
+            if ok(self.mentions[i]):
+                out.append(self.mentions[i])
+                break
+        out.reverse()
+        out.extend(m for m in self.mentions[b:a] if ok(m))
+        for i in range(a, min(hi, a + _SCAN)):
+            if ok(self.mentions[i]):
+                out.append(self.mentions[i])
+                break
+        return out
+
+    def before_in_sent(self, si: int, pos: int) -> range:
+        """Indices (into ``mentions``) of the mentions of sentence ``si`` ending at or
+        before ``pos``."""
+        lo, hi = self.lo[si], self.hi[si]
+        return range(lo, bisect_right(self.m_ends, pos, lo, hi))
+
+    def first_after(self, pos: int, limit: int, kinds: tuple[str, ...]) -> Mention | None:
+        """The first mention of one of ``kinds`` starting in ``[pos, limit)``."""
+        i = bisect_left(self.m_starts, pos)
+        for j in range(i, min(len(self.mentions), i + _SCAN)):
+            m = self.mentions[j]
+            if m.start >= limit:
+                return None
+            if m.kind in kinds:
+                return m
+        return None
+
+    def starting_in(self, a: int, b: int) -> list[Mention]:
+        """Mentions starting in ``[a, b)``."""
+        return self.mentions[bisect_left(self.m_starts, a):bisect_left(self.m_starts, b)]
 
 
 def _blank(norm: str, spans: list[tuple[int, int]]) -> str:
@@ -456,11 +615,15 @@ def _blank(norm: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _in_other_school(mentions: list[Mention], m: Mention) -> bool:
+def _in_other_school(others: list[Mention], m: Mention) -> bool:
     """A pupil mention next to another school's name ("St Mark's lot", "the kids from
-    St Bede's", "the girl in goal for the other side"): not a pupil of this school."""
-    return any(o.kind == "other_school" and (0 <= m.start - o.end <= 25 or 0 <= o.start - m.end <= 40)
-               for o in mentions)
+    St Bede's", "the girl in goal for the other side"): not a pupil of this school.
+
+    :param others: the comment's ``other_school`` mentions, in text order (only those
+        starting within reach of ``m`` are looked at)."""
+    lo = bisect_left(others, m.start - 25 - _REACH, key=lambda o: o.start)
+    hi = bisect_right(others, m.end + 40, key=lambda o: o.start)
+    return any(0 <= m.start - o.end <= 25 or 0 <= o.start - m.end <= 40 for o in others[lo:hi])
 
 
 def _object_of_teaching(norm: str, m: Mention) -> bool:
@@ -475,38 +638,40 @@ def _mocking_context(norm: str, h: _Hit, t: Mention) -> bool:
     return True
 
 
-def _actor(norm: str, mentions: list[Mention], sents: list[tuple[int, int]], h: _Hit,
-           staff_mentions: list[Mention], passive_ok: bool = False) -> Mention | None:
+def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
+           passive_ok: bool = False) -> Mention | None:
     """Who did the act: for a passive ("was called ... by two boys") the mention after
     "by"; else the nearest mention before the act in its sentence; else a subject
     pronoun resolved to the last staff mention."""
-    si = _sent_of(sents, h.start)
-    s0, s1 = sents[si]
+    si = ix.sent(h.start)
+    s0, s1 = ix.sents[si]
+    mentions = ix.mentions
     passive = re.search(r"\b(been|was|were|got|gets|being|is|are)\s+(\w+\s+)?$", norm[max(s0, h.start - 20):h.start]) \
         or re.match(r"(been|was|were|got|gets|being)\b", norm[h.start:h.end])
     if passive_ok and passive:
-        by = re.search(r"\bby\b", norm[h.end:s1])
+        by = re.compile(r"\bby\b").search(norm, h.end, min(s1, h.end + _REACH))
         if by:
-            after = [m for m in mentions if m.start >= h.end + by.end()]
-            if after:
-                return after[0]
-    before = [m for m in mentions if s0 <= m.start and m.end <= h.start]
+            i = bisect_left(ix.m_starts, by.end())
+            if i < len(mentions):
+                return mentions[i]
+    before = ix.before_in_sent(si, h.start)
     # Roman Urdu marks the doer with "ne" ("us TA ne ... dhakka diya")
-    agents = [m for m in before if re.match(r"\s+ne\b", norm[m.end:m.end + 4])]
-    if agents:
-        return agents[-1]
+    for i in reversed(before[-_SCAN:]):
+        m = mentions[i]
+        if re.match(r"\s+ne\b", norm[m.end:m.end + 4]):
+            return m
     if before:
-        return before[-1]
+        return mentions[before[-1]]
     # a subject pronoun just before the act ("he grabbed", "she's been")
     if re.search(r"\b(he|she|he's|she's|hes|shes|they)\s+(\w+\s+){0,3}$", norm[max(s0, h.start - 30):h.start]) and staff_mentions:
-        prior = [m for m in staff_mentions if m.start < h.start] or staff_mentions
-        return prior[-1]
+        i = bisect_left(staff_mentions, h.start, key=lambda m: m.start)
+        return staff_mentions[i - 1] if i > 0 else staff_mentions[-1]
     # a mention inside the hit is its doer when the hit opens with it, or when it is staff
     # ("...PTA money is sitting in the head's own bank account"); else it is the object
-    inside = [m for m in mentions if m.start >= h.start and m.end <= h.end and (m.start == h.start or m.kind == "staff")]
+    inside = [m for m in ix.starting_in(h.start, h.end) if m.end <= h.end and (m.start == h.start or m.kind == "staff")]
     if inside:
         return inside[0]
-    after = [m for m in mentions if m.start >= h.end and m.start < s1 and m.kind in ("staff", "pupil")]
-    if after and re.match(r"\s*(by|from)\b", norm[h.end:after[0].start] or " "):
-        return after[0]
+    after = ix.first_after(h.end, s1, ("staff", "pupil"))
+    if after and re.match(r"\s*(by|from)\b", norm[h.end:after.start] or " "):
+        return after
     return None

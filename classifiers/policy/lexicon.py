@@ -150,13 +150,94 @@ def normalise(text: str) -> str:
     return "".join(out)
 
 
-def _needle(word: str, masked: bool) -> str:
-    """A substring every match of a ``words`` entry contains: its first three letters, or
-    only the first when inner letters may be masked ("" when it cannot tell)."""
-    w = normalise(word.strip())
-    if not masked and len(w) >= 3 and w[:3].isalpha():
-        return w[:3]
-    return w[0] if w[:1].isalpha() else ""
+#: how many leading characters of a word the start-of-word index keeps
+_KEY_LEN = 5
+#: a masked spelling somewhere in the text ("c*w", "p.ki"): a letter, mask characters,
+#: something else
+_MASKING = re.compile(r"\w[*#@$%!._\-]+\S")
+_TOKEN = re.compile(r"\w+")
+
+
+def _word_start_keys(rx_text: str) -> tuple[str, ...] | None:
+    """Keys for a cheap pre-test of a regex: when every match of ``rx_text`` starts a
+    word (``\\b``, ``(?<!\\w)`` or ``(?<![\\w*])`` first) with one of a few literal
+    prefixes, the first :data:`_KEY_LEN` word characters of each prefix; None when that
+    cannot be told (the regex is then always run)."""
+    from re import _constants as C, _parser  # noqa: PLC0415 - the stdlib's own regex parser
+
+    try:
+        seq = list(_parser.parse(rx_text, re.IGNORECASE))
+    except re.error:
+        return None
+    def no_word_before(node) -> bool:  # (?<!\w) or (?<![\w*])
+        op, arg = node
+        if op is not C.ASSERT_NOT or arg[0] != -1:
+            return False
+        body = list(arg[1])
+        return len(body) == 1 and body[0][0] is C.IN and (C.CATEGORY, C.CATEGORY_WORD) in body[0][1]
+
+    starts_word = False
+    while seq and (seq[0][0] is C.AT and seq[0][1] is C.AT_BOUNDARY or no_word_before(seq[0])):
+        starts_word = True
+        seq = seq[1:]
+    if not starts_word:
+        return None
+
+    def prefixes(items) -> set[str] | None:
+        lit = ""
+        for op, arg in items:
+            if op is not C.LITERAL:
+                break
+            lit += chr(arg)
+        if lit:
+            return {lit}
+        if not items:
+            return None
+        op, arg = items[0]
+        if op is C.SUBPATTERN:
+            return prefixes(list(arg[3]))
+        if op is C.BRANCH:
+            out: set[str] = set()
+            for alt in arg[1]:
+                sub = prefixes(list(alt))
+                if sub is None:
+                    return None
+                out |= sub
+            return out
+        return None
+
+    found = prefixes(seq)
+    if not found:
+        return None
+    keys = set()
+    for p in found:
+        m = _TOKEN.match(p.lower())
+        if not m:
+            return None
+        keys.add(m.group()[:_KEY_LEN])
+    return tuple(sorted(keys))
+
+
+class _TextIndex:
+    """The word starts of a text (every prefix up to :data:`_KEY_LEN` characters of
+    every distinct word) and whether it holds a masked spelling: built in one O(n) pass
+    and kept for the last few texts, so the ~30 section scans of one comment share it."""
+
+    def __init__(self) -> None:
+        self._cache: list[tuple[str, frozenset[str], bool]] = []
+
+    def get(self, norm: str) -> tuple[frozenset[str], bool]:
+        for text, keys, masking in self._cache:
+            if text is norm:
+                return keys, masking
+        words = set(_TOKEN.findall(norm))
+        keys = frozenset(w[:k] for w in words for k in range(1, min(len(w), _KEY_LEN) + 1))
+        masking = _MASKING.search(norm) is not None
+        self._cache = [(norm, keys, masking), *self._cache[:3]]
+        return keys, masking
+
+
+_TEXT_INDEX = _TextIndex()
 
 
 def word_regex(phrase: str, masked: bool = False) -> str:
@@ -185,14 +266,18 @@ class Section:
 
     name: str
     entries: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
-    #: per entry, a substring every match must contain ("" when unknown): a cheap
-    #: ``in`` test skips most entries for most texts
-    needles: list[str] = field(default_factory=list)
+    #: per entry, ``(keys, keys_when_masked)``: the word starts one of which every match
+    #: begins with (None: unknown, always run the regex); the second applies when the
+    #: text holds a masked spelling. A set look-up skips most entries for most texts, so
+    #: a scan costs O(text) once, not O(text) per entry.
+    keys: list[tuple[tuple[str, ...] | None, tuple[str, ...] | None]] = field(default_factory=list)
 
     def finditer(self, norm: str) -> Iterator[tuple[str, re.Match[str]]]:
         """All matches in normalised text as ``(entry, match)``."""
-        for (entry, rx), needle in zip(self.entries, self.needles):
-            if needle and needle not in norm:
+        starts, masking = _TEXT_INDEX.get(norm)
+        for (entry, rx), (plain, masked) in zip(self.entries, self.keys):
+            keys = masked if masking else plain
+            if keys is not None and not any(k in starts for k in keys):
                 continue
             for m in rx.finditer(norm):
                 if m.end() > m.start():
@@ -267,7 +352,12 @@ class Lexicon:
                     except re.error as exc:
                         raise LexiconError(f"{source}: [{name}].{kind} {item!r}: bad regular expression: {exc}") from None
                     self.sections[name].entries.append((item, rx))
-                    self.sections[name].needles.append(_needle(item, name in MASKED_SECTIONS) if kind == "words" else "")
+                    if kind == "words":
+                        plain = _word_start_keys(word_regex(item, masked=False))
+                        self.sections[name].keys.append((plain, _word_start_keys(rx_text)))
+                    else:
+                        keys = _word_start_keys(rx_text)
+                        self.sections[name].keys.append((keys, keys))
         self.sources.append(source)
 
 

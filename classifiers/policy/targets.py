@@ -22,6 +22,7 @@ Pure: no I/O. Build :class:`TargetMatcher` once per config.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 
 from monitor.config import Config, StaffMember
@@ -127,8 +128,12 @@ class TargetMatcher:
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
     def _sentence_initial(text: str, pos: int) -> bool:
-        before = text[:pos].rstrip(" \t\"'(")
-        return not before or before[-1] in ".!?\n:" or before.endswith("@")
+        """``pos`` opens a sentence: only blanks, quotes or "(" between it and the text's
+        start or a ``.!?:``, newline or ``@`` (walks back over those characters only)."""
+        i = pos - 1
+        while i >= 0 and text[i] in " \t\"'(":
+            i -= 1
+        return i < 0 or text[i] in ".!?\n:@"
 
     def _staff_mentions(self, text: str, norm: str) -> list[Mention]:
         out: list[Mention] = []
@@ -151,10 +156,12 @@ class TargetMatcher:
                 if text[m.start()].isupper():
                     out.append(Mention("staff", m.start(), m.end(), text[m.start():m.end()], (member,), "first name"))
         if self._fuzzy:
-            taken = [(m.start, m.end) for m in out]
+            taken = bytearray(len(norm) + 1)  # 1 where an exact mention already covers
+            for m in out:
+                taken[m.start:m.end] = b"\x01" * (m.end - m.start)
             for w in _WORD.finditer(norm):
                 tok = w.group().rstrip("'s") if w.group().endswith("'s") else w.group()
-                if len(tok) < 6 or any(a <= w.start() < b for a, b in taken):
+                if len(tok) < 6 or taken[w.start()]:
                     continue
                 before = norm[max(0, w.start() - 6):w.start()]
                 titled = re.search(rf"{self._titles_rx}\s+$", before) is not None
@@ -174,10 +181,16 @@ class TargetMatcher:
         longest (a roster match beats a role word of the same length)."""
         norm = normalise(text) if norm is None else norm
         cands: list[Mention] = self._staff_mentions(text, norm)
-        guards = [(m.start(), m.end()) for _, m in self.lexicon["not_staff"].finditer(norm)]
+        guards = sorted((m.start(), m.end()) for _, m in self.lexicon["not_staff"].finditer(norm))
+        guard_starts = [a for a, _ in guards]
+        guard_reach = [0] * len(guards)  # running maximum of the guards' ends
+        for i, (_, b) in enumerate(guards):
+            guard_reach[i] = max(b, guard_reach[i - 1] if i else 0)
 
         def guarded(s: int, e: int) -> bool:
-            return any(a <= s < b or a < e <= b or (s <= a and b <= e) for a, b in guards)
+            """``[s, e)`` overlaps a guard ("head lice", "hit his head")."""
+            i = bisect_left(guard_starts, e)
+            return i > 0 and guard_reach[i - 1] > s
 
         role_hits: dict[tuple[int, int], tuple[StaffMember, ...]] = {}
         for role, sec in self._roles.items():
@@ -186,14 +199,22 @@ class TargetMatcher:
                 continue
             for _, m in sec.finditer(norm):
                 role_hits[(m.start(), m.end())] = holders
+        # role hits by start, with their insertion order (the first listed wins a tie)
+        role_order = {k: i for i, k in enumerate(role_hits)}
+        role_keys = sorted(role_hits)
+        role_starts = [a for a, _ in role_keys]
+        role_len = max((b - a for a, b in role_keys), default=0)
         for _, m in self.lexicon["staff_role"].finditer(norm):
             if guarded(m.start(), m.end()):
                 continue
             holders = role_hits.get((m.start(), m.end()), ())
             if not holders:
-                for (a, b), h in role_hits.items():
+                # a role hit containing this one or inside it starts within role_len before it
+                lo = bisect_left(role_starts, m.start() - role_len)
+                hi = bisect_left(role_starts, m.end())
+                for a, b in sorted(role_keys[lo:hi], key=role_order.__getitem__):
                     if a <= m.start() and m.end() <= b or m.start() <= a and b <= m.end():
-                        holders = h
+                        holders = role_hits[(a, b)]
                         break
             cands.append(Mention("staff", m.start(), m.end(), text[m.start():m.end()], holders, "role"))
         for (a, b), holders in role_hits.items():
@@ -213,11 +234,11 @@ class TargetMatcher:
             cands.append(Mention("parent", m.start(), m.end(), text[m.start():m.end()], (), "reply to"))
         # Resolve overlaps: longest wins; ties by kind order (staff first).
         cands.sort(key=lambda c: (-(c.end - c.start), KINDS.index(c.kind)))
-        kept: list[Mention] = []
+        kept: list[tuple[int, int, Mention]] = []  # sorted by start, never overlapping
         for c in cands:
-            if any(c.start < k.end and k.start < c.end for k in kept):
-                # keep a pupil inside "Brookfield kids" etc. only when not overlapping
-                continue
-            kept.append(c)
-        kept.sort(key=lambda c: c.start)
-        return kept
+            # kept spans do not overlap, so only the neighbours by start can overlap c
+            i = bisect_left(kept, (c.start, -1))
+            if i > 0 and kept[i - 1][1] > c.start or i < len(kept) and kept[i][0] < c.end:
+                continue  # keep a pupil inside "Brookfield kids" etc. only when not overlapping
+            insort(kept, (c.start, c.end, c))
+        return [c for _, _, c in kept]
