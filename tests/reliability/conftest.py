@@ -53,15 +53,23 @@ class Platforms:
              if include_school_replies or self.x.tweet(t).get("author_id") != self.x.user_id}
         return {"facebook": fb, "twitter": x}
 
+    def reconfigure(self, *, smtp_port: int | None = None, **kw: Any) -> Path:
+        """Rewrite the config (see :func:`write_config` for ``poll_seconds``, ``timeout``,
+        ``only``, ``extra_alerts``); returns its path."""
+        write_config(self.config_path, self.graph.base_url, self.x.base_url,
+                     smtp_port if smtp_port is not None else self.smtp.port, **kw)
+        return self.config_path
+
     def received_message_ids(self) -> list[str]:
         """Message-ID of every message the SMTP server accepted, in order (duplicates kept)."""
         return [str(m["Message-ID"]) for m in list(self.smtp.messages)]
 
 
 def write_config(path: Path, graph_url: str, x_url: str, smtp_port: int, *, poll_seconds: float = 3.0,
-                 extra_alerts: str = "") -> None:
+                 extra_alerts: str = "", timeout: float = 3.0, only: str | None = None) -> None:
     """The demo's config (bundled roster, both accounts, routes) pointing at the fakes,
-    with a fast poll interval, no group wait, and the store next to it."""
+    with a fast poll interval, HTTP ``timeout`` seconds, no group wait, and the store next
+    to it. ``only`` (``facebook`` or ``twitter``) disables the other account."""
     from monitor.demo import demo_config_text
 
     text = demo_config_text(graph_url, x_url, smtp_port, path.parent)
@@ -69,7 +77,11 @@ def write_config(path: Path, graph_url: str, x_url: str, smtp_port: int, *, poll
     text = text.replace('bearer_token_env = "SCHOOL_MONITOR_DEMO_X_TOKEN"', f'bearer_token_env = "{X_TOKEN_ENV}"')
     assert FB_TOKEN_ENV in text and X_TOKEN_ENV in text, "the demo config changed shape"
     text = re.sub(r"poll_interval_minutes = \d+",
-                  f"poll_interval_minutes = {poll_seconds / 60:.4f}\ntimeout_seconds = 3", text)
+                  f"poll_interval_minutes = {poll_seconds / 60:.4f}\ntimeout_seconds = {timeout}", text)
+    if only == "facebook":
+        text = text.replace('name = "brookfield-x"', 'name = "brookfield-x"\nenabled = false')
+    elif only == "twitter":
+        text = text.replace('name = "brookfield-facebook"', 'name = "brookfield-facebook"\nenabled = false')
     text = text.replace("group_wait_minutes = 5", "group_wait_minutes = 0" + extra_alerts)
     path.write_text(text, encoding="utf-8")
     path.chmod(0o640)
