@@ -204,16 +204,11 @@ def _assess_in_child(text: str, queue) -> None:  # runs in a child process
     queue.put(list(a.categories))
 
 
-CATEGORISER_DOS = ("Categoriser.assess grows ~cubically with text length (25,000 chars: 29 s; 1 MB: never "
-                   "ends): one hostile comment blocks the daemon past its watchdog; cap or linearise "
-                   "(see the helper report)")
-
-
 @needs_classifiers
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason=CATEGORISER_DOS)
 def test_categorising_a_one_megabyte_comment_is_bounded():
     """A 1 MB comment is scored and categorised within 20 s (in a child process, so a
-    runaway categoriser is stopped instead of hanging the suite)."""
+    runaway categoriser is stopped instead of hanging the suite). A single worker thread
+    serves every job: one hostile comment must not hold it past the systemd watchdog."""
     import multiprocessing
 
     text = ("Mrs Ashworth is a liar \u202e 👍🏽 <b>x</b>\r\n" * 30000)[: 1 << 20]
