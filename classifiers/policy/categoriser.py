@@ -47,6 +47,10 @@ _HYPOTHETICAL = re.compile(r"\b(if|unless|in case|should (he|she|they|any))\b[^,
 _WISH = re.compile(r"\b(to|'ll|will|would|should|gonna|wanna|could|might|shall)\s+$")
 _LAUGH = re.compile(r"(😂|🤣|😆|😅|\blol\b|\blmao\b|\bhaha)")
 _SENT_SPLIT = re.compile(r"(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)(?:[.!?]+(?=\s|$)|\n+)")
+_BY_PUPIL = re.compile(r"\s*[^.!?]{0,40}?\bby (a|an|the|some|two|three|another|other|older|bigger|one of the|this|that) ?(\w+ ){0,2}(boy|girl|kid|child|pupil|lad|lads|boys|girls|kids|children|pupils|students?)s?\b")
+_REMEDY = re.compile(r"\b(sort|sorts|sorting|sorted|deal|deals|dealt|dealing|tackle|tackled|tackling|stop|stops|stopped|stopping|handle|handled|handling|report|reported|reporting|prevent|prevented|anti)\b( \w+)?( out| with)?( the| this| that| all the| any)?\s*$")
+_PASSIVE_BEFORE = re.compile(r"\b(been|was|were|got|gets|get|being|is|are)\s+(\w+\s+)?$")
+_BY = re.compile(r"\bby\b")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
 #: the work per cue bounded however long a sentence is
@@ -328,7 +332,12 @@ class Categoriser:
                 continue  # "wants to slap", "I'll grab": a wish or threat, not a claim
             if _HYPOTHETICAL.search(norm[max(sents[si][0], h.start - 100):h.start]) and "again" not in norm[h.end:h.end + 50]:
                 continue  # "if any teacher laid a finger on my kid...": hypothetical
-            if h.section == "harm_sign":
+            if _REMEDY.search(norm, max(0, h.start - 30), h.start):
+                continue  # "thank you for sorting out the bullying": the act is being dealt with
+            agent = _passive_agent(norm, ix, h) if h.section == "staff_act" else None
+            if agent is not None:
+                actor = agent  # "was shoved into a wall by Mr Black"
+            elif h.section == "harm_sign":
                 actor = staff_mentions[-1] if staff_mentions else None
             else:
                 actor = _actor(norm, ix, h, staff_mentions)
@@ -339,6 +348,25 @@ class Categoriser:
                 continue
             ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
             ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}"', (h.start, h.end))
+        # acts that at school only staff do ("restrained", "locked in a room", "left
+        # behind on the trip"): staff are the doer unless a pupil is named as doing it
+        for h in hits("care_act", True):
+            si = ix.sent(h.start)
+            if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 25):h.start]):
+                continue
+            if _WISH.search(norm[max(0, h.start - 20):h.start]):
+                continue
+            if _HYPOTHETICAL.search(norm[max(sents[si][0], h.start - 100):h.start]) and "again" not in norm[h.end:h.end + 50]:
+                continue
+            if _BY_PUPIL.match(norm, h.end) or _BY_PUPIL.match(norm, h.end + 1):
+                continue
+            actor = _actor(norm, ix, h, staff_mentions)
+            if actor is not None and actor.kind == "pupil" and not _is_object(norm, actor, h):
+                continue  # "a boy in his class locked him in the toilets"
+            if actor is None or actor.kind != "staff":
+                actor = Mention("staff", h.start, h.start, "(staff: implied by the act)", (), "implied doer")
+            ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
+            ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}" (done by staff at school)', (h.start, h.end))
         for h in hits("pupil_act", True):
             si = ix.sent(h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
@@ -638,6 +666,29 @@ def _mocking_context(norm: str, h: _Hit, t: Mention) -> bool:
     return True
 
 
+def _passive_agent(norm: str, ix: _Index, h: _Hit) -> Mention | None:
+    """For a passive act ("was shoved ... by Mr Black", "got screamed at by the TA"), the
+    first mention after "by" in the same sentence (within reach); None otherwise."""
+    if not (_PASSIVE_BEFORE.search(norm, max(0, h.start - 20), h.start)
+            or re.match(r"(been|was|were|got|gets|get|being)\b", norm[h.start:h.end])):
+        return None
+    s1 = min(ix.sent_end(h.start), h.end + _REACH)
+    by = _BY.search(norm, h.end, s1)
+    if by is None:
+        return None
+    i = bisect_left(ix.m_starts, by.end())
+    if i < len(ix.mentions) and ix.mentions[i].start < min(s1, by.end() + 40):
+        return ix.mentions[i]
+    return None
+
+
+def _is_object(norm: str, m: Mention, h: _Hit) -> bool:
+    """Mention ``m`` (before cue ``h``) is an object rather than the cue's subject: three
+    or more words lie between them, or a verb-like word ends in -ed right before it."""
+    gap = norm[m.end:h.start]
+    return len(gap.split()) >= 3 or re.search(r"\b\w+ed\s+(\w+\s+)?$", norm[max(0, m.start - 25):m.start]) is not None
+
+
 def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
            passive_ok: bool = False) -> Mention | None:
     """Who did the act: for a passive ("was called ... by two boys") the mention after
@@ -661,7 +712,14 @@ def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
         if re.match(r"\s+ne\b", norm[m.end:m.end + 4]):
             return m
     if before:
-        return mentions[before[-1]]
+        last = mentions[before[-1]]
+        if not passive_ok and last.kind in ("pupil", "own_child") and _is_object(norm, last, h):
+            # "Mrs Hall put a year 8 girl in isolation ... and wouldn't let her go": the
+            # pupil is the object of an earlier verb; the staff member before it is the doer
+            for i in reversed(before[-_SCAN:]):
+                if mentions[i].kind == "staff":
+                    return mentions[i]
+        return last
     # a subject pronoun just before the act ("he grabbed", "she's been")
     if re.search(r"\b(he|she|he's|she's|hes|shes|they)\s+(\w+\s+){0,3}$", norm[max(s0, h.start - 30):h.start]) and staff_mentions:
         i = bisect_left(staff_mentions, h.start, key=lambda m: m.start)

@@ -79,7 +79,8 @@ def _damerau(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
-_SUBJECT_VERB = re.compile(r"\s+(is|was|has|had|should|needs|can'?t|cannot|could|couldn'?t|will|won'?t|did|didn'?t|does|doesn'?t|never|always|still|must|wants|thinks|said|says|got|gets|clearly|obviously)\b")
+_SUBJECT_VERB = re.compile(r"\s+(is|was|has|had|should|needs|can'?t|cannot|could|couldn'?t|will|won'?t|did|didn'?t|does|doesn'?t|never|always|still|must|wants|thinks|said|says|got|gets|clearly|obviously|"
+                           r"keeps|kept|threw|hit|hits|shook|took|told|tells|put|left|made|makes|swore|spat|\w{3,}ed)\b")
 _WORD = re.compile(r"[^\W\d_][\w'\-]*", re.UNICODE)
 
 
