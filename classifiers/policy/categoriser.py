@@ -51,6 +51,7 @@ _BY_PUPIL = re.compile(r"\s*[^.!?]{0,40}?\bby (a|an|the|some|two|three|another|o
 _REMEDY = re.compile(r"\b(sort|sorts|sorting|sorted|deal|deals|dealt|dealing|tackle|tackled|tackling|stop|stops|stopped|stopping|handle|handled|handling|report|reported|reporting|prevent|prevented|anti)\b( \w+)?( out| with)?( the| this| that| all the| any)?\s*$")
 _PASSIVE_BEFORE = re.compile(r"\b(been|was|were|got|gets|get|being|is|are)\s+(\w+\s+)?$")
 _BY = re.compile(r"\bby\b")
+_NON_PERSON_SUBJECT = re.compile(r"\b(it|that|this|which)\s+$")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
 #: the work per cue bounded however long a sentence is
@@ -361,17 +362,24 @@ class Categoriser:
             if _BY_PUPIL.match(norm, h.end) or _BY_PUPIL.match(norm, h.end + 1):
                 continue
             actor = _actor(norm, ix, h, staff_mentions)
-            if actor is not None and actor.kind == "pupil" and not _is_object(norm, actor, h):
+            passive = _PASSIVE_BEFORE.search(norm, max(0, h.start - 20), h.start) or \
+                re.match(r"(being|been|was|were|get|gets|got)\b", norm[h.start:h.end])
+            if actor is not None and actor.kind == "pupil" and not passive and not _is_object(norm, actor, h):
                 continue  # "a boy in his class locked him in the toilets"
             if actor is None or actor.kind != "staff":
                 actor = Mention("staff", h.start, h.start, "(staff: implied by the act)", (), "implied doer")
             ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
             ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}" (done by staff at school)', (h.start, h.end))
-        for h in hits("pupil_act", True):
+        for h in hits("pupil_act", True) + hits("peer_act", True):
             si = ix.sent(h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
+            if _NON_PERSON_SUBJECT.search(norm, max(0, h.start - 12), h.start):
+                continue  # "it hit him in the eye": a thing did it
             actor = _actor(norm, ix, h, [], passive_ok=True)
+            if actor is None and h.section == "peer_act" and not staff_mentions:
+                # "my daughter has been bullied for two years": at school, by other pupils
+                actor = Mention("pupil", h.start, h.start, "(pupils: implied by the act)", (), "implied doer")
             if actor is None or actor.kind != "pupil" or _in_other_school(other_schools, actor):
                 continue
             ev.add("allegation_pupil", "target", actor.describe(), (actor.start, actor.end))
@@ -686,7 +694,8 @@ def _is_object(norm: str, m: Mention, h: _Hit) -> bool:
     """Mention ``m`` (before cue ``h``) is an object rather than the cue's subject: three
     or more words lie between them, or a verb-like word ends in -ed right before it."""
     gap = norm[m.end:h.start]
-    return len(gap.split()) >= 3 or re.search(r"\b\w+ed\s+(\w+\s+)?$", norm[max(0, m.start - 25):m.start]) is not None
+    return len(gap.split()) >= 3 or re.search(r"\b\w+(ed|ing)\s+((at|to|on|with|into)\s+)?(\w+\s+)?$",
+                                             norm[max(0, m.start - 25):m.start]) is not None
 
 
 def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
@@ -713,7 +722,7 @@ def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
             return m
     if before:
         last = mentions[before[-1]]
-        if not passive_ok and last.kind in ("pupil", "own_child") and _is_object(norm, last, h):
+        if last.kind in ("pupil", "own_child") and _is_object(norm, last, h):
             # "Mrs Hall put a year 8 girl in isolation ... and wouldn't let her go": the
             # pupil is the object of an earlier verb; the staff member before it is the doer
             for i in reversed(before[-_SCAN:]):

@@ -70,6 +70,8 @@ Sections
 ``care_act``              acts done to a child that, at school, only staff do (restrained,
                           locked in a room, left behind on a trip, put in isolation): staff
                           are the implied doer when the comment names no other
+``peer_act``              acts done to a child that, at school, are by default other pupils'
+                          (bullied, bitten): pupils are the implied doer when no staff are named
 ``hedge``                 hedged insinuation (``not saying``, ``is it true``)
 ``assertion``             claims presented as fact or passed on (``everyone knows``)
 ``branding``              branding words for a person (``thief``, ``drunk``, ``fraud``)
@@ -104,7 +106,7 @@ from monitor.config import ConfigError
 SECTIONS: tuple[str, ...] = (
     "titles", "common_words", "staff_role", "not_staff", "pupil", "own_child", "school",
     "other_school", "parent", "insult", "mockery", "complaint", "staff_act", "pupil_act",
-    "harm_sign", "care_act", "hedge", "assertion", "branding", "school_wrong", "defence", "threat",
+    "harm_sign", "care_act", "peer_act", "hedge", "assertion", "branding", "school_wrong", "defence", "threat",
     "idiom", "own_child_hyperbole", "slur", "identity_hostility", "identity_term",
     "reporting", "image_ref", "image_object", "praise",
 )
