@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -506,3 +507,24 @@ class Store:
         """The latest failed polls, newest first."""
         return list(self.db.query("SELECT * FROM poll_log WHERE ok = 0 ORDER BY id DESC LIMIT ?", [limit]))
 
+
+
+def _guarded(method):
+    """Wrap a Store method so any SQLite failure surfaces as :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    return wrapper
+
+
+# Every public read or write (not only those inside transaction()) reports a read-only or
+# full disk as a StoreError naming the file, never a raw sqlite3 error.
+for _name, _fn in list(vars(Store).items()):
+    if (callable(_fn) and not isinstance(_fn, (staticmethod, classmethod)) and not _name.startswith("_")
+            and _name not in ("transaction", "migrate")):
+        setattr(Store, _name, _guarded(_fn))

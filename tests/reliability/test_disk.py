@@ -108,15 +108,6 @@ def seeded_store(path: Path, graph, cfg) -> None:
 
 # ------------------------------------------------------------------ read-only
 
-#: Store writes outside Store.transaction() (ensure_account, the first write of a poll)
-#: raise sqlite3.OperationalError instead of StoreError; reported to the store's owner.
-RAW_SQLITE_ERROR = pytest.mark.xfail(
-    raises=(sqlite3.OperationalError, AssertionError), strict=True,
-    reason="monitor/store.py: ensure_account and other writes outside transaction() let "
-           "sqlite3.OperationalError escape instead of StoreError (the CLI prints a traceback)")
-
-
-@RAW_SQLITE_ERROR
 def test_read_only_store_fails_whole_with_a_clear_error(tmp_path, page):
     graph, cfg = page
     path = tmp_path / "m.db"
@@ -186,7 +177,6 @@ def tmpfs(where: Path, size: str):
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
-@RAW_SQLITE_ERROR
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
 def test_read_only_filesystem_under_the_cli(tmp_path, page):
     graph, cfg = page
