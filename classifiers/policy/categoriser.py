@@ -51,6 +51,7 @@ _BY_PUPIL = re.compile(r"\s*[^.!?]{0,40}?\bby (a|an|the|some|two|three|another|o
 _REMEDY = re.compile(r"\b(sort|sorts|sorting|sorted|deal|deals|dealt|dealing|tackle|tackled|tackling|stop|stops|stopped|stopping|handle|handled|handling|report|reported|reporting|prevent|prevented|anti)\b( \w+)?( out| with)?( the| this| that| all the| any)?\s*$")
 _PASSIVE_BEFORE = re.compile(r"\b(been|was|were|got|gets|get|being|is|are)\s+(\w+\s+)?$")
 _BY = re.compile(r"\bby\b")
+_CHILD_WORD = re.compile(r"\b(he|she|him|her|they|them|my|our|his|child|children|kids?|boy|girl|pupils?|toddler|baby)\b")
 _NON_PERSON_SUBJECT = re.compile(r"\b(it|that|this|which)\s+$")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
@@ -367,6 +368,8 @@ class Categoriser:
             if actor is not None and actor.kind == "pupil" and not passive and not _is_object(norm, actor, h):
                 continue  # "a boy in his class locked him in the toilets"
             if actor is None or actor.kind != "staff":
+                if not (ix.first_person_end[si] < 10 ** 12 or _CHILD_WORD.search(norm, *sents[si])):
+                    continue  # "it was strapped to the roof": done to no child
                 actor = Mention("staff", h.start, h.start, "(staff: implied by the act)", (), "implied doer")
             ev.add("allegation_staff", "target", actor.describe(), (actor.start, actor.end) if actor.end > actor.start else None)
             ev.add("allegation_staff", "lexicon", f'act "{text[h.start:h.end]}" (done by staff at school)', (h.start, h.end))
@@ -377,7 +380,7 @@ class Categoriser:
             if _NON_PERSON_SUBJECT.search(norm, max(0, h.start - 12), h.start):
                 continue  # "it hit him in the eye": a thing did it
             actor = _actor(norm, ix, h, [], passive_ok=True)
-            if actor is None and h.section == "peer_act" and not staff_mentions:
+            if h.section == "peer_act" and (actor is None or actor.kind == "own_child") and not staff_mentions:
                 # "my daughter has been bullied for two years": at school, by other pupils
                 actor = Mention("pupil", h.start, h.start, "(pupils: implied by the act)", (), "implied doer")
             if actor is None or actor.kind != "pupil" or _in_other_school(other_schools, actor):
