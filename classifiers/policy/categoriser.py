@@ -694,9 +694,12 @@ def _passive_agent(norm: str, ix: _Index, h: _Hit) -> Mention | None:
 
 
 def _is_object(norm: str, m: Mention, h: _Hit) -> bool:
-    """Mention ``m`` (before cue ``h``) is an object rather than the cue's subject: three
-    or more words lie between them, or a verb-like word ends in -ed right before it."""
+    """Mention ``m`` (before cue ``h``) is an object rather than the cue's subject: it
+    follows a preposition, three or more words lie between them, or a verb-like word
+    (-ed, -ing) comes right before it."""
     gap = norm[m.end:h.start]
+    if re.search(r"\b(in|from|at|with|of|for|on|near|behind|beside)\s+$", norm[max(0, m.start - 10):m.start]):
+        return True  # "the TA in my daughter's class called her...": inside a prepositional phrase
     return len(gap.split()) >= 3 or re.search(r"\b\w+(ed|ing)\s+((at|to|on|with|into)\s+)?(\w+\s+)?$",
                                              norm[max(0, m.start - 25):m.start]) is not None
 
