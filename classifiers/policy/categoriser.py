@@ -19,6 +19,16 @@ those of the Libra policy categories (``categories.md``): in short
 * ``image_of_staff``: an image/video attachment plus a staff reference, never from the
   school's own accounts (conventions 5 and 8).
 
+Allegations are found as an act (``staff_act`` / ``pupil_act``: verbs in any tense, with
+the person they were done to) and its doer: the mention after "by" for a passive, else the
+nearest subject before it (a child named after a verb or preposition is the object), else
+a pronoun resolved to staff. Acts that at school only staff do (``care_act``: restrained,
+locked in a room) imply staff when no other doer is named; acts that are by default other
+pupils' (``peer_act``: bullied, bitten) imply pupils.
+
+Time is linear in the text length: sentences and mentions are indexed once (bisect), each
+look-around is bounded, and evidence is capped at :data:`MAX_EVIDENCE_PER_KEY` per key.
+
 Words and patterns are lexicon data (:mod:`classifiers.policy.lexicon`); the Detoxify
 scores (``insult``, ``threat``, ``identity_attack``, ``toxicity``) over the configured
 ``[policy.thresholds]`` add evidence and catch what the words miss.
