@@ -2,17 +2,24 @@
 
 The daemon runs as a real subprocess against the fake Graph API, the fake X API and an
 SMTP server, all on 127.0.0.1 in this process (fixture ``platforms``). It is killed with
-SIGKILL several times at random moments, with new comments (escalations among them)
-arriving between runs; then it runs until idle and is stopped with SIGTERM. Afterwards:
+SIGKILL six times, each time aimed at a phase watched from outside: during a poll (the
+fakes have received a request), during assessment (the store holds comments not yet
+assessed), during delivery (the SMTP server has received a message), or at a random
+moment. Every answer of the fakes and every SMTP acceptance is slowed by 10 to 20 ms to
+widen those windows. New comments (escalations among them) arrive between runs. Then the
+daemon runs until idle and is stopped with SIGTERM. Afterwards:
 
 * every comment the platforms serve is stored exactly once (one row, one version, one
   assessment): none lost, none doubled;
-* every alert was delivered, exactly once: the Message-IDs the SMTP server received are
-  exactly the messages the store marks sent. The only possible duplicate is a kill
-  between the SMTP server's acceptance and the commit of ``status = 'sent'`` (a few
-  milliseconds, see :mod:`monitor.outbox`); such a resend carries the same Message-ID,
-  so it is counted separately, reported, and must stay within the number of kills;
+* every alert was emailed, and the Message-IDs the SMTP server received are exactly the
+  messages the store marks sent. The one possible duplicate is a kill after the SMTP
+  server recorded a message and before ``status = 'sent'`` is committed (see
+  :mod:`monitor.outbox`); the SMTP delay above puts 20 ms of that window in reach on
+  purpose, so duplicates do occur here: each is a resend of the same stored message with
+  the same Message-ID, and there is at most one per kill (printed; usually 0 to 4);
 * SIGTERM makes the daemon finish its unit of work and exit 0.
+
+``SM_KILL_SEED`` picks another random sequence.
 """
 
 from __future__ import annotations
@@ -89,38 +96,81 @@ def wait_idle(platforms, expected: int, timeout: float = 90.0) -> dict:
     raise AssertionError(f"daemon not idle after {timeout} s: {snap} (expected {expected} comments)")
 
 
-def add_comments(platforms, rnd: random.Random, run: int) -> None:
-    """New comments on both platforms, on the newest posts, between two runs."""
+def add_comments(platforms, rnd: random.Random, run: int, per_platform: int) -> None:
+    """New comments on both platforms, on the newest posts, before a run."""
     now = datetime.now(timezone.utc)
     fb_post = platforms.graph.posts[-1].native_id
     x_post = max((i for i in platforms.x.tweet_ids if i not in set(platforms.x.reply_ids)), key=int)
-    for i in range(rnd.randint(1, 3)):
+    for i in range(per_platform):
         text = rnd.choice(NEW_COMMENTS) + f" ({run}.{i})"
-        platforms.graph.add_comment(fb_post, text, author_id=str(1500 + run), author_name=f"Parent {run}",
-                                    created_at=now - timedelta(seconds=30 - i))
-        platforms.x.add_reply(x_post, text, author_id=str(3500 + run), username=f"parent{run}")
+        platforms.graph.add_comment(fb_post, text, author_id=str(1500 + run * 100 + i),
+                                    author_name=f"Parent {run}.{i}", created_at=now - timedelta(seconds=60 - i))
+        platforms.x.add_reply(x_post, text, author_id=str(3500 + run * 100 + i), username=f"parent{run}x{i}")
+
+
+def slow_down(platforms, seconds: float) -> None:
+    """Widen the windows a kill can hit: every platform answer and every SMTP acceptance
+    takes ``seconds`` longer. The SMTP delay comes after the server has recorded the
+    message and before it answers 250, i.e. inside the duplicate window."""
+    platforms.graph.delay(seconds)
+    platforms.x.set_delay(seconds)
+    original = platforms.smtp._received  # noqa: SLF001 - test instrumentation of our own sink
+
+    def received(*args, **kwargs):
+        original(*args, **kwargs)
+        time.sleep(seconds * 2)
+
+    platforms.smtp._received = received  # noqa: SLF001
+
+
+PHASES = ("poll", "assess", "deliver", "any")
+
+
+def kill_during(platforms, proc, phase: str, rnd: random.Random, timeout: float = 20.0) -> bool:
+    """Wait until the daemon is in ``phase`` (or a random moment for ``any``), then SIGKILL.
+    Returns True when the phase was observed before the kill."""
+    requests0 = platforms.graph.request_count + platforms.x.request_count
+    received0 = len(platforms.smtp.messages)
+    deadline = time.monotonic() + timeout
+    seen = False
+    if phase == "any":
+        time.sleep(rnd.uniform(0.5, 4.0))
+        seen = True
+    while not seen and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if phase == "poll":
+            seen = platforms.graph.request_count + platforms.x.request_count > requests0
+        elif phase == "assess":
+            seen = snapshot(platforms.db_path).get("new", 0) > 0
+        else:
+            seen = len(platforms.smtp.messages) > received0
+        if not seen:
+            time.sleep(0.005)
+    time.sleep(rnd.uniform(0.0, 0.05))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    return seen
 
 
 def test_sigkill_at_random_points_loses_nothing_and_sends_once(platforms, tmp_path):
     rnd = random.Random(int(os.environ.get("SM_KILL_SEED", "20261121")))
     log_path = tmp_path / "daemon.log"
-    kills = 0
-    at_kill: list[dict] = []
+    slow_down(platforms, 0.01)
+    kills, landed = 0, []
     for run in range(KILLS):
+        if run:
+            add_comments(platforms, rnd, run, per_platform=8)
         proc = start_daemon(platforms, log_path)
-        # Start-up (imports, scorer) takes about a second; kill anywhere in the first
-        # polls, the assessment of the backlog, and the deliveries that follow.
-        time.sleep(rnd.uniform(0.8, 5.0))
+        phase = PHASES[run % len(PHASES)] if run < len(PHASES) else rnd.choice(PHASES)
         assert proc.poll() is None, f"daemon exited early: {log_path.read_text()[-2000:]}"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        if kill_during(platforms, proc, phase, rnd):
+            landed.append(phase)
         kills += 1
-        at_kill.append(snapshot(platforms.db_path))
-        add_comments(platforms, rnd, run)
+    # The kills must have interrupted real work: a poll, an assessment, a delivery.
+    assert {"poll", "assess", "deliver"} <= set(landed), f"phases hit: {landed}"
+    add_comments(platforms, rnd, KILLS, per_platform=3)
 
-    # The kills must have interrupted real work, not only start-up or idle time.
-    busy = [s for s in at_kill if s and (s["new"] or s["messages_unsent"] or s["alerts_pending"])]
-    assert busy, f"no kill landed while comments or mail were pending: {at_kill}"
     served = platforms.served_comment_ids()
     expected = sum(len(v) for v in served.values())
     proc = start_daemon(platforms, log_path)
@@ -147,7 +197,11 @@ def test_sigkill_at_random_points_loses_nothing_and_sends_once(platforms, tmp_pa
     sent = [r[0] for r in conn.execute("SELECT message_id FROM messages WHERE status = 'sent'")]
     escalations = conn.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'escalation'").fetchone()[0]
     unsent_alerts = conn.execute("SELECT COUNT(*) FROM alerts WHERE status != 'sent'").fetchone()[0]
+    alert_ids = {r[0] for r in conn.execute("SELECT id FROM alerts")}
     conn.close()
+    mailed = {int(i) for m in list(platforms.smtp.messages)
+              for i in str(m.get("X-School-Monitor-Alerts") or "").split(",") if i.strip().isdigit()}
+    assert alert_ids <= mailed, f"alerts never emailed: {sorted(alert_ids - mailed)[:10]}"
     received = platforms.received_message_ids()
     counts = Counter(received)
     duplicates = sum(n - 1 for n in counts.values())
@@ -155,8 +209,7 @@ def test_sigkill_at_random_points_loses_nothing_and_sends_once(platforms, tmp_pa
     assert set(counts) == set(sent), "a message was lost or sent without being recorded"
     assert len(sent) == len(set(sent))
     # The documented window (accepted by SMTP, killed before the commit): a resend with
-    # the same Message-ID. Never more than one per kill; almost always none.
+    # the same Message-ID. Never more than one per kill.
     assert duplicates <= kills, counts.most_common(3)
-    print("\nstate at each kill:", *at_kill, sep="\n  ")
-    print(f"kills={kills} busy={len(busy)} comments={expected} messages={len(sent)} escalations={escalations} "
-          f"duplicate deliveries={duplicates}")
+    print(f"\nkills={kills} phases hit={landed} comments={expected} messages={len(sent)} "
+          f"escalations={escalations} duplicate deliveries (same Message-ID)={duplicates}")
