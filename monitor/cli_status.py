@@ -98,7 +98,7 @@ def format_status(report: dict[str, Any]) -> str:
         rows.append([a["account"], a["platform"] or "-", state, a["last_success_at"] or "never", since,
                      str(a["consecutive_failures"]), budget])
     out.append("Accounts")
-    out.append(_table(["account", "platform", "state", "last success", "", "failures", "X reads this month"], rows)
+    out.append(_table(["account", "platform", "state", "last success", "age", "failures", "X reads this month"], rows)
                if rows else "(no accounts configured)")
     for a in report["accounts"]:
         if a["paused"]:
