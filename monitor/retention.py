@@ -61,6 +61,8 @@ class PurgeReport:
     :ivar messages_redacted: emails whose body was removed.
     :ivar authors_pseudonymised: authors whose name and handle were emptied.
     :ivar kept_open_review: old comments kept because a review item about them is open.
+    :ivar poll_log_rows: health rows (``poll_log``, one per poll) older than
+        :data:`POLL_LOG_DAYS` deleted: they hold no personal data but grow without bound.
     :ivar audit_id: the audit row (None for a dry run).
     """
 
@@ -75,6 +77,7 @@ class PurgeReport:
     messages_redacted: int = 0
     authors_pseudonymised: int = 0
     kept_open_review: int = 0
+    poll_log_rows: int = 0
     audit_id: int | None = None
 
     def summary(self) -> str:
@@ -84,11 +87,16 @@ class PurgeReport:
                 f"{self.unflagged_cutoff[:10]}) and {self.evidence_comments} flagged comment(s) (created before "
                 f"{self.evidence_cutoff[:10]}); {self.versions} version(s), {self.alerts_redacted} alert(s), "
                 f"{self.messages_redacted} email(s), {self.authors_pseudonymised} author name(s); "
-                f"kept {self.kept_open_review} with an open review item")
+                f"kept {self.kept_open_review} with an open review item; "
+                f"{self.poll_log_rows} poll log row(s) older than {POLL_LOG_DAYS} days")
 
     def to_dict(self) -> dict:
         """JSON-able form."""
         return asdict(self)
+
+
+#: Days of poll history (``poll_log``) kept for ``status`` and troubleshooting.
+POLL_LOG_DAYS = 30
 
 
 def years_before(now: datetime, years: int) -> datetime:
@@ -182,7 +190,9 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
             versions += sum(int(store.scalar(
                 "SELECT COUNT(*) FROM comment_versions WHERE platform = ? AND comment_id = ? "
                 "AND (text IS NOT NULL OR raw IS NOT NULL)", list(ref)) or 0) for ref in chunk)
-        return PurgeReport(**base, **counts, versions=versions)
+        old_polls = int(store.scalar("SELECT COUNT(*) FROM poll_log WHERE finished_at < ?",
+                                     [iso(now - timedelta(days=POLL_LOG_DAYS))]) or 0)
+        return PurgeReport(**base, **counts, versions=versions, poll_log_rows=old_polls)
     previous_secure = store.scalar("PRAGMA secure_delete")
     store.db.execute("PRAGMA secure_delete = ON")
     try:
@@ -213,8 +223,11 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
                     authors += store.db.execute(
                         "UPDATE authors SET name = '', handle = NULL WHERE author_id = ? "
                         "AND (name != '' OR handle IS NOT NULL)", [author_id]).rowcount
+            old_polls = store.db.execute("DELETE FROM poll_log WHERE finished_at < ?",
+                                         [iso(now - timedelta(days=POLL_LOG_DAYS))]).rowcount
             report = PurgeReport(**base, **counts, versions=versions, alerts_redacted=alerts,
-                                 messages_redacted=messages, authors_pseudonymised=authors)
+                                 messages_redacted=messages, authors_pseudonymised=authors,
+                                 poll_log_rows=old_polls)
             details = {k: v for k, v in report.to_dict().items() if k not in ("audit_id", "dry_run")}
             details.update(retention_days=config.storage.retention_days,
                            evidence_years=config.storage.evidence_years)

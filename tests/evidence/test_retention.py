@@ -162,3 +162,18 @@ def test_purged_text_is_gone_from_the_database_files(builder, cfg, tmp_path):
     r = retention.purge(builder.store, cfg, T0)
     assert r.unflagged_comments == 30
     assert marker.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def test_poll_history_older_than_30_days_is_trimmed(store, cfg):
+    store.db.execute("DELETE FROM poll_log")  # the builder's own polls: start from a known history
+    for days, ok in ((45, 1), (31, 0), (29, 1), (1, 1)):
+        at = (T0 - timedelta(days=days)).isoformat().replace("+00:00", "Z")
+        store.db.execute("INSERT INTO poll_log(account, started_at, finished_at, ok) VALUES ('fb', ?, ?, ?)",
+                         [at, at, ok])
+    dry = retention.purge(store, cfg, T0, dry_run=True)
+    assert dry.poll_log_rows == 2 and store.scalar("SELECT COUNT(*) FROM poll_log") == 4
+    report = retention.purge(store, cfg, T0)
+    assert report.poll_log_rows == 2
+    left = [r["finished_at"][:10] for r in store.db.query("SELECT finished_at FROM poll_log ORDER BY id")]
+    assert left == [(T0 - timedelta(days=d)).date().isoformat() for d in (29, 1)]
+    assert "2 poll log row(s)" in report.summary()
