@@ -1,4 +1,4 @@
-"""Shared test fixtures. Tests never read ../shared: what they need is under tests/fixtures/
+"""Shared test fixtures. Tests never read data from outside the repository: what they need is under tests/fixtures/
 or the package's bundled demo data."""
 
 from __future__ import annotations
