@@ -405,7 +405,7 @@ class TwitterConnector:
             except requests.ConnectionError as exc:
                 err = ConnectorError(f"{endpoint}: cannot connect to X ({type(exc).__name__}; "
                                      f"{self.max_attempts} tries)", platform=PLATFORM, kind="transient")
-            except ValueError as exc:  # requests.JSONDecodeError, a malformed rate-limit header
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, deeply nested JSON, a bad header
                 if self._last_status == 429:
                     raise self._rate_limited(endpoint, tweepy.TooManyRequests(_Stub429())) from None
                 err = ConnectorError(f"{endpoint}: malformed response from X ({self._redact(str(exc))[:120]})",
