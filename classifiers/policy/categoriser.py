@@ -194,15 +194,18 @@ class Categoriser:
         def reported(h: _Hit) -> bool:
             """The words are quoted in order to report them (convention 7)."""
             si = ix.sent(h.start)
+            before = norm[max(0, h.start - 2):h.start]
+            after = norm[h.end:h.end + 2]
+            quoted = ("'" in before or '"' in before) and ("'" in after or '"' in after)
+            if quoted and reporting:
+                return True  # "I've reported his comment. Calling people 'X' is disgusting"
             if si not in reporting_sents:
                 return False
             # a reporting phrase ending at most 25 characters before the words, same sentence
             for i in range(bisect_left(reporting_ends, h.start - 25), bisect_right(reporting_ends, h.start)):
                 if ix.sent(reporting[i].start) == si:
                     return True
-            before = norm[max(0, h.start - 2):h.start]
-            after = norm[h.end:h.end + 2]
-            return ("'" in before or '"' in before) and ("'" in after or '"' in after)
+            return quoted
 
         def last_staff_before(pos: int) -> Mention:
             """The last staff mention starting before ``pos`` (else the last one)."""

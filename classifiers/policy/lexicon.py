@@ -64,6 +64,9 @@ Sections
 ``insult``                insults, name-calling and demeaning remarks about a person
 ``mockery``               mockery or sarcasm aimed at a person (needs a target)
 ``complaint``             dissatisfaction with a service, decision or conduct
+``unmet``                 an unmet expectation (``never replies``, ``didn't grit the
+                          path``, ``was a bit short with me``): a complaint only when
+                          its nearest target is staff or the school
 ``staff_act``             harmful or improper acts (grabbed, shouted at, fiddling)
 ``pupil_act``             wrongdoing by pupils (bullying, stealing, vaping)
 ``harm_sign``             signs of harm to a child (``scared of him``, ``bruise``)
@@ -73,6 +76,9 @@ Sections
 ``peer_act``              acts done to a child that, at school, are by default other pupils'
                           (bullied, bitten): pupils are the implied doer when no staff are named
 ``hedge``                 hedged insinuation (``not saying``, ``is it true``)
+``second_hand``           a named source passing a claim on (``a friend who works
+                          there said``, ``heard from another mum``): asserted, so
+                          defamatory even when the writer also hedges (not a question)
 ``assertion``             claims presented as fact or passed on (``everyone knows``)
 ``branding``              branding words for a person (``thief``, ``drunk``, ``fraud``)
 ``school_wrong``          wrongdoing by the institution (``cover up``, ``off-rolling``)
@@ -105,8 +111,8 @@ from monitor.config import ConfigError
 
 SECTIONS: tuple[str, ...] = (
     "titles", "common_words", "staff_role", "not_staff", "pupil", "own_child", "school",
-    "other_school", "parent", "insult", "mockery", "complaint", "staff_act", "pupil_act",
-    "harm_sign", "care_act", "peer_act", "hedge", "assertion", "branding", "school_wrong", "defence", "threat",
+    "other_school", "parent", "insult", "mockery", "complaint", "unmet", "staff_act", "pupil_act",
+    "harm_sign", "care_act", "peer_act", "hedge", "second_hand", "assertion", "branding", "school_wrong", "defence", "threat",
     "idiom", "own_child_hyperbole", "slur", "identity_hostility", "identity_term",
     "reporting", "image_ref", "image_object", "praise",
 )
