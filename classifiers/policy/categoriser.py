@@ -63,6 +63,7 @@ _PASSIVE_BEFORE = re.compile(r"\b(been|was|were|got|gets|get|being|is|are)\s+(\w
 _BY = re.compile(r"\bby\b")
 _CHILD_WORD = re.compile(r"\b(he|she|him|her|they|them|my|our|his|child|children|kids?|boy|girl|pupils?|toddler|baby)\b")
 _NON_PERSON_SUBJECT = re.compile(r"\b(it|that|this|which)\s+$")
+_SHARE_BEFORE = re.compile(r"\b(half|most|some|all|none|loads|lots|a lot|a few|many) (of )?(the )?$")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
 #: the work per cue bounded however long a sentence is
@@ -183,6 +184,7 @@ class Categoriser:
         hedged_sents = {ix.sent(h.start) for h in hedge_hits}
         hedged_comment = bool(hedge_hits)
         assertion = hits("assertion")
+        second_hand = hits("second_hand")
         staff_mentions = [m for m in mentions if m.kind == "staff"]
         staff_starts = [m.start for m in staff_mentions]
         own_child = [m for m in mentions if m.kind == "own_child"]
@@ -405,10 +407,14 @@ class Categoriser:
         if ev.has("allegation_staff"):
             act_sents = {ix.sent(e.span[0]) for e in ev.items["allegation_staff"] if e.kind == "lexicon" and e.span}
             hedged = bool(act_sents) and act_sents <= hedged_sents or (hedged_comment and not assertion)
+            if hedged and second_hand and not any("?" in norm[sents[i][0]:sents[i][1]] for i in act_sents):
+                hedged = False  # "heard from another mum that Mrs X smacked...": passed on, not put as a question
             act_text = " ".join(norm[sents[i][0]:sents[i][1]] for i in act_sents)
-            first_hand = (bool(own_child) or _FIRST_PERSON.search(act_text) is not None) and not assertion
+            first_hand = (bool(own_child) or _FIRST_PERSON.search(act_text) is not None) and not assertion \
+                and not second_hand
             if not hedged and (assertion or not first_hand):
                 why = f'presented as fact ("{text[assertion[0].start:assertion[0].end]}")' if assertion else \
+                    f'passed on second-hand ("{text[second_hand[0].start:second_hand[0].end]}")' if second_hand else \
                     "claimed of staff by a third party, not a first-hand report about own child"
                 ev.add("defamatory_staff", "pattern", why)
                 for e in ev.items["allegation_staff"]:
@@ -438,6 +444,7 @@ class Categoriser:
 
         # ---- complaints ----------------------------------------------------------
         complaint_hits = [h for h in hits("complaint") if not reported(h)]
+        complaint_starts = {h.start for h in complaint_hits}
         praise_n = len(hits("praise"))
         if complaint_hits and not (praise_n > len(complaint_hits) and " but " not in norm):
             for h in complaint_hits:
@@ -452,6 +459,20 @@ class Categoriser:
                     ev.add("complaint_school", "lexicon", f'dissatisfaction "{text[h.start:h.end]}"', (h.start, h.end))
                     if t is not None and t.kind == "school":
                         ev.add("complaint_school", "target", t.describe(), (t.start, t.end))
+        # an unmet expectation ("never replies", "didn't grit the path") is a complaint
+        # only when its nearest target is staff or the school
+        for h in hits("unmet"):
+            if reported(h) or h.start in complaint_starts:
+                continue
+            t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True,
+                       carry_roles=True)
+            if t is None or t.kind not in ("staff", "school"):
+                continue
+            # "half the teachers didn't turn up": a share of the staff is the school's doing
+            share = t.kind == "staff" and _SHARE_BEFORE.search(norm, max(0, t.start - 20), t.start)
+            key = "complaint_staff" if t.kind == "staff" and not share else "complaint_school"
+            ev.add(key, "target", t.describe(), (t.start, t.end))
+            ev.add(key, "lexicon", f'unmet expectation "{text[h.start:h.end]}"', (h.start, h.end))
         # the school is only the default target: a complaint that names staff and not
         # the school is about the staff
         if ev.has("complaint_staff") and not any(e.kind == "target" for e in ev.items["complaint_school"]):
