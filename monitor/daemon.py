@@ -151,7 +151,8 @@ class Daemon:
         except ImportError:
             interval = None
         if interval:
-            self.scheduler.add_job(self.watchdog_job, IntervalTrigger(seconds=max(1.0, interval / 2)),
+            # watchdog_interval() is already half of WatchdogSec
+            self.scheduler.add_job(self.watchdog_job, IntervalTrigger(seconds=max(1.0, interval)),
                                    id="watchdog", name="watchdog", replace_existing=True)
 
     def _stop(self, signum: int, _frame: Any) -> None:

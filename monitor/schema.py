@@ -311,3 +311,9 @@ def m004_report_indexes(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS comments_platform_created ON comments(platform, created_at);
         """
     )
+
+
+@migrations()
+def m005_poll_errors_index(db: Database) -> None:
+    """A partial index for ``status``'s recent errors (``poll_log`` grows by one row per poll)."""
+    db.execute("CREATE INDEX IF NOT EXISTS poll_log_errors ON poll_log(id) WHERE ok = 0")
