@@ -64,6 +64,12 @@ _BY = re.compile(r"\bby\b")
 _CHILD_WORD = re.compile(r"\b(he|she|him|her|they|them|my|our|his|child|children|kids?|boy|girl|pupils?|toddler|baby)\b")
 _NON_PERSON_SUBJECT = re.compile(r"\b(it|that|this|which)\s+$")
 _SHARE_BEFORE = re.compile(r"\b(half|most|some|all|none|loads|lots|a lot|a few|many) (of )?(the )?$")
+_BACK_REF = re.compile(r"that (woman|man|bloke|fella|lady)")
+_ONE_PERSON_BEFORE = re.compile(r"\b(the|a|an|that|this)\s+[a-z]+\s+$")
+_SINGULAR_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|he'?s|she'?s)\b")
+_TEACHING_AFTER = re.compile(r"\s+(teaching|teaches|taught|teach)\b(?=$|\W)")
+#: "is a", "she's such a", "total": the word after it is a label for a person, not an act
+_LABEL_BEFORE = re.compile(r"\b(is|was|'s|are|were|being|such|what)\s+an?\s+((total|complete|right|proper|absolute|utter|known|raging|functioning|secret)\s+)?$")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
 #: the work per cue bounded however long a sentence is
@@ -274,8 +280,20 @@ class Categoriser:
                 t = target(h, ("staff", "pupil"), only_before=True)
                 if t is None:  # "Go back to X Miss Begum": a staff member named after it
                     t = ix.first_after(h.end, ix.sent_end(h.start), ("staff",))
-                if t is not None and t.start > h.start + 2 and t.end <= h.end:
-                    t = None  # a pupil inside the hostile phrase is its object, not its target
+                if t is not None and t.start > h.start + 2 and t.end <= h.end and not (
+                        t.kind == "staff" and not t.surface.lower().endswith("s")
+                        and _ONE_PERSON_BEFORE.search(norm, max(0, t.start - 25), t.start)):
+                    # a pupil (or staff as a group) inside the hostile phrase is its object;
+                    # one staff member named by identity ("the gay teacher") is its target
+                    t = None
+                role_after = ix.first_after(h.end, min(ix.sent_end(h.start), h.end + 20), ("staff",))
+                if role_after is not None and re.match(r"\s*(as|for|in charge of|running|teaching)?\s*(the |our |a |my \w+'?s? )?$",
+                                                       norm[h.end:role_after.start]):
+                    t = role_after  # "a lezza as head of year", "the gay teacher"
+                elif (_TEACHING_AFTER.match(norm, h.end) or _TEACHING_AFTER.search(norm[h.start:h.end] + "$")) \
+                        and _SINGULAR_PRONOUN.search(norm):
+                    # "her and her girlfriend? don't want a lesbo teaching my kids": a person
+                    t = Mention("staff", h.start, h.end, text[h.start:h.end], (), "implied: teaching")
                 if t is None or (t.kind == "pupil" and _object_of_teaching(norm, t)):
                     inside = [m for m in ix.starting_in(h.start, h.start + 3) if m.kind == "pupil"
                               and not _object_of_teaching(norm, m)]
@@ -316,6 +334,9 @@ class Categoriser:
                     continue  # "vile rumours", "useless system": about a thing, not a person
                 t = target(h, ("staff", "pupil", "school", "own_child", "parent", "other_school"), carry=True,
                            prefer_person=section == "insult")
+                if t is not None and t.kind == "parent" and _BACK_REF.fullmatch(norm, t.start, t.end) and staff_mentions \
+                        and staff_mentions[0].start < t.start and not any(m.kind == "parent" and m is not t for m in mentions):
+                    t = last_staff_before(t.start)  # "Ms X has done nothing ... waste of space that woman"
                 if t is None or (addressed_parent and t.kind != "staff"):
                     continue
                 if t.kind in ("staff", "pupil"):
@@ -351,6 +372,8 @@ class Categoriser:
                 continue  # "if any teacher laid a finger on my kid...": hypothetical
             if _REMEDY.search(norm, max(0, h.start - 30), h.start):
                 continue  # "thank you for sorting out the bullying": the act is being dealt with
+            if h.section == "staff_act" and _LABEL_BEFORE.search(norm, max(0, h.start - 30), h.start):
+                continue  # "Ms X is a drunk": a label (defamatory branding), no act on an occasion
             agent = _passive_agent(norm, ix, h) if h.section == "staff_act" else None
             if agent is not None:
                 actor = agent  # "was shoved into a wall by Mr Black"
@@ -497,10 +520,14 @@ class Categoriser:
             # "the office manager's car": the photo shows a thing
             refs = [m for m in staff_mentions if not object_after(m.end)]
             image_refs = [h for h in image_refs_all if not object_after(h.end)]
+            if not refs and not image_refs and post_staff and not persons_in_comment \
+                    and _PRONOUN_SUBJ.search(norm) and not object_starts:
+                # "him at the awards do last night" under a post naming Mr X: the photo is of him
+                refs = [post_staff]
             if refs or image_refs:
                 ev.add("image_of_staff", "attachment", f"{len(media)} {media[0].type} attachment(s) posted by {comment.author_id}, not a school account")
                 for m in refs[:3]:
-                    ev.add("image_of_staff", "target", m.describe(), (m.start, m.end))
+                    ev.add("image_of_staff", "target", m.describe(), (m.start, m.end) if m.end > m.start else None)
                 for h in image_refs[:2]:
                     ev.add("image_of_staff", "pattern", f'said to show staff: "{text[h.start:h.end]}"', (h.start, h.end))
 
@@ -762,6 +789,10 @@ def _actor(norm: str, ix: _Index, h: _Hit, staff_mentions: list[Mention],
             return m
     if before:
         last = mentions[before[-1]]
+        if last.kind in ("school", "other_school") and len(before) > 1 and \
+                re.search(r"\b(from|at|in|of)\s+$", norm[max(0, last.start - 6):last.start]) and \
+                mentions[before[-2]].kind == "pupil":
+            last = mentions[before[-2]]  # "the older ones from St X were chucking stones"
         if last.kind in ("pupil", "own_child") and _is_object(norm, last, h):
             # "Mrs Hall put a year 8 girl in isolation ... and wouldn't let her go": the
             # pupil is the object of an earlier verb; the staff member before it is the doer
