@@ -52,7 +52,7 @@ _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t
 _THING_AFTER = re.compile(r"\s+(rumou?rs?|messages?|comments?|things?|lies|behaviou?r|attitude|food|dinners?|weather|"
                          r"system|policy|decision|idea|parking|traffic|service|situation|emails?|letters?|posts?|"
                          r"stuff|words|language|names|menu|website|app|rules?|car|cars|price|prices|costs?|budget)\b")
-_FIRST_PERSON = re.compile(r"\b(me|us|my|our|moj|moja|mojego|mojej|mnie|meu|mea|mele|mine|mera|meri|mere|mujhe|hamare|hamari)\b")
+_FIRST_PERSON = re.compile(r"\b(i|i'?m|i'?ve|i'?d|me|us|my|our|moj|moja|mojego|mojej|mnie|meu|mea|mele|mine|mera|meri|mere|mujhe|hamare|hamari)\b")
 _HYPOTHETICAL = re.compile(r"\b(if|unless|in case|should (he|she|they|any))\b[^,.;]{0,60}$")
 _WISH = re.compile(r"\b(to|'ll|will|would|should|gonna|wanna|could|might|shall)\s+$")
 _LAUGH = re.compile(r"(😂|🤣|😆|😅|\blol\b|\blmao\b|\bhaha)")
@@ -258,6 +258,10 @@ class Categoriser:
                     return post_staff
             return None
 
+        def si_has_they(h: _Hit) -> bool:
+            """The sentence of ``h`` speaks of "they/them" (a group named before it)."""
+            return ix.has_they(ix.sent(h.start))
+
         # ---- racist_homophobic -------------------------------------------------
         racist_spans: list[_Hit] = []
         for h in hits("slur"):
@@ -278,6 +282,8 @@ class Categoriser:
         if racist_spans and not addressed_parent:
             for h in racist_spans:
                 t = target(h, ("staff", "pupil"), only_before=True)
+                if t is None and si_has_they(h):
+                    t = target(h, ("staff", "pupil"), only_before=True, carry=True, carry_roles=False)
                 if t is None:  # "Go back to X Miss Begum": a staff member named after it
                     t = ix.first_after(h.end, ix.sent_end(h.start), ("staff",))
                 if t is not None and t.start > h.start + 2 and t.end <= h.end and not (
@@ -468,6 +474,10 @@ class Categoriser:
         # ---- complaints ----------------------------------------------------------
         complaint_hits = [h for h in hits("complaint") if not reported(h)]
         complaint_starts = {h.start for h in complaint_hits}
+        # where acts or insults of pupils were found: a complaint word in that clause is
+        # about the pupils' conduct, not the school's service
+        pupil_spans = [e.span for k in ("allegation_pupil", "offensive_pupil") for e in ev.items[k]
+                       if e.kind in ("lexicon", "pattern") and e.span]
         praise_n = len(hits("praise"))
         if complaint_hits and not (praise_n > len(complaint_hits) and " but " not in norm):
             for h in complaint_hits:
@@ -477,6 +487,9 @@ class Categoriser:
                     ev.add("complaint_staff", "target", t.describe(), (t.start, t.end))
                     ev.add("complaint_staff", "lexicon", f'dissatisfaction "{text[h.start:h.end]}"', (h.start, h.end))
                 elif t is None or t.kind in ("school", "pupil", "own_child"):
+                    if t is not None and t.kind in ("pupil", "own_child") and \
+                            any(a - 30 <= h.start <= b + 30 and (b <= h.start or a >= h.end) for a, b in pupil_spans):
+                        continue  # "the same Year 6 girls take her snack every single day": the pupils' conduct
                     if addressed_parent and t is None and not any(m.kind == "school" for m in mentions) and len(complaint_hits) < 2:
                         continue
                     ev.add("complaint_school", "lexicon", f'dissatisfaction "{text[h.start:h.end]}"', (h.start, h.end))
@@ -487,8 +500,12 @@ class Categoriser:
         for h in hits("unmet"):
             if reported(h) or h.start in complaint_starts:
                 continue
-            t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True,
-                       carry_roles=True)
+            si = ix.sent(h.start)
+            named_before = [ix.mentions[i] for i in ix.before_in_sent(si, h.start) if ix.mentions[i].kind == "staff"]
+            # the staff member named before it is its subject ("Mr X gave my son a
+            # detention without even listening"), else the nearest target
+            t = named_before[-1] if named_before else \
+                target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True)
             if t is None or t.kind not in ("staff", "school"):
                 continue
             # "half the teachers didn't turn up": a share of the staff is the school's doing
@@ -727,8 +744,10 @@ def _in_other_school(others: list[Mention], m: Mention) -> bool:
 
 
 def _object_of_teaching(norm: str, m: Mention) -> bool:
-    """Pupils as the object of "teaching/making/telling" are not the target of hostility."""
-    return re.search(r"\b(teaching|teach|teaches|making|make|telling|tell|forcing)\s+(\w+\s+)?$", norm[max(0, m.start - 30):m.start]) is not None
+    """Pupils as the object of "teaching/making/telling/controlling" are not the target
+    of hostility ("the fat useless lump can't even control a year 9 class")."""
+    return re.search(r"\b(teaching|teach|teaches|making|make|telling|tell|forcing|control|controlling|manage|managing|handle|handling)\s+(\w+\s+)?$",
+                     norm[max(0, m.start - 30):m.start]) is not None
 
 
 def _mocking_context(norm: str, h: _Hit, t: Mention) -> bool:
