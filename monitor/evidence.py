@@ -46,7 +46,6 @@ import html
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -56,6 +55,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.domain import POLICY_KEYS, REVIEW_KINDS, Attachment, Comment, iso, parse_time
+from monitor.files import write_private
 from monitor.store import GENESIS, Store, chain_hash, raw_sha256
 
 BUNDLE_FORMAT = "school-social-monitor/evidence-bundle"
@@ -569,20 +569,15 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
     out = Path(out_path)
     stamp = parse_time(iso(now)).timetuple()[:6]
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".bundle-", suffix=".zip", dir=out.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        def write_zip(fh) -> None:
+            with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
                 for name, data in [(MANIFEST, manifest_bytes), *sorted(files.items())]:
                     info = zipfile.ZipInfo(name, date_time=stamp)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.external_attr = 0o600 << 16
                     zf.writestr(info, data)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        write_private(out, write_zip)
     except OSError as exc:
         raise EvidenceError(f"cannot write {out}: {exc.strerror or exc}") from exc
     with store.transaction():

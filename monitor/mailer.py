@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from monitor.config import Config, SecretError, SmtpConfig
+from monitor.files import write_private
 
 
 class DeliveryError(Exception):
@@ -238,11 +239,7 @@ class MailDirSender:
         :raises DeliveryError: ``io`` (transient) when the folder cannot be written.
         """
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            final = self.directory / eml_filename(msg)
-            tmp = final.with_suffix(".eml.tmp")
-            tmp.write_bytes(msg.as_bytes(policy=SMTP_POLICY))
-            os.replace(tmp, final)
+            write_private(self.directory / eml_filename(msg), msg.as_bytes(policy=SMTP_POLICY))
         except OSError as exc:
             raise DeliveryError(f"mail folder {self.directory}: cannot write: {exc.strerror}",
                                 permanent=False, reason="io") from None

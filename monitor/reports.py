@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from monitor.alerts import PLATFORM_NAMES, from_header, header_text, role_addresses, safe_text, sender_domain
 from monitor.config import DAY_NAMES, Config
 from monitor.domain import PLATFORMS, POLICY_KEYS, iso, parse_time
+from monitor.files import write_private
 from monitor.mailer import DeliveryError
 
 try:
@@ -766,11 +767,7 @@ def write_report_files(report: WeeklyReport, out_dir: str | os.PathLike, *, char
     }
     paths = {}
     for ext, data in contents.items():
-        final = out / f"{stem}.{ext}"
-        tmp = out / f".{stem}.{ext}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, final)
-        paths[ext] = final
+        paths[ext] = write_private(out / f"{stem}.{ext}", data)
     return paths
 
 

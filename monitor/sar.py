@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +33,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config
 from monitor.domain import AUTHOR_PREFIX, iso
 from monitor.evidence import audit_entries_about, comment_record, review_alerts_about
+from monitor.files import write_private
 from monitor.store import Store
 
 SAR_FORMAT = "school-social-monitor/subject-access-export"
@@ -162,20 +162,14 @@ def export_sar(store: Store, author_id: str, out_path: str | os.PathLike, *, now
     payload = (json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n").encode()
     out = Path(out_path)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sar-", dir=out.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if out.suffix.lower() == ".zip":
-                    with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-                        zf.writestr("subject-access-request.json", payload)
-                else:
-                    fh.write(payload)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if out.suffix.lower() == ".zip":
+            def write_zip(fh) -> None:
+                with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+                    zf.writestr("subject-access-request.json", payload)
+
+            write_private(out, write_zip)
+        else:
+            write_private(out, payload)
     except OSError as exc:
         raise SarError(f"cannot write {out}: {exc.strerror or exc}") from exc
     with store.transaction():

@@ -67,7 +67,6 @@ def build_posts(rows: Iterable[dict], page_id: str = "1000", x_user_id: str = "2
         created = parse_time(row["created_at"])
         key = (platform, text)
         if key not in posts:
-            n = len([p for p in posts if p[0] == platform]) + 1
             native = f"{page_id}_{_num(text, 15)}" if platform == "facebook" else _num(text, 19)
             posts[key] = FakePost(platform, native, text, created - timedelta(hours=1))
         post = posts[key]
