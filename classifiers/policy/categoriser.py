@@ -483,6 +483,8 @@ class Categoriser:
             for h in complaint_hits:
                 t = target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True,
                            carry_roles=False)
+                if t is not None and t.kind == "staff" and t.how == "role" and _SHARE_BEFORE.search(norm, max(0, t.start - 20), t.start):
+                    t = None  # "half the teachers never bothered": a share of the staff is the school
                 if t is not None and t.kind == "staff":
                     ev.add("complaint_staff", "target", t.describe(), (t.start, t.end))
                     ev.add("complaint_staff", "lexicon", f'dissatisfaction "{text[h.start:h.end]}"', (h.start, h.end))
@@ -509,7 +511,7 @@ class Categoriser:
             if t is None or t.kind not in ("staff", "school"):
                 continue
             # "half the teachers didn't turn up": a share of the staff is the school's doing
-            share = t.kind == "staff" and _SHARE_BEFORE.search(norm, max(0, t.start - 20), t.start)
+            share = t.kind == "staff" and t.how == "role" and _SHARE_BEFORE.search(norm, max(0, t.start - 20), t.start)
             key = "complaint_staff" if t.kind == "staff" and not share else "complaint_school"
             ev.add(key, "target", t.describe(), (t.start, t.end))
             ev.add(key, "lexicon", f'unmet expectation "{text[h.start:h.end]}"', (h.start, h.end))
