@@ -350,6 +350,13 @@ class Categoriser:
                         continue
                     if t.kind == "pupil" and _in_other_school(other_schools, t):
                         continue
+                    if t.kind == "pupil" and t.start < h.end and t.end > h.start and other_schools:
+                        # the insult names them ("... are little brats"): whose children is
+                        # said by the first pupil mention of the sentence
+                        subj = [ix.mentions[i] for i in ix.before_in_sent(ix.sent(h.start), t.start)
+                                if ix.mentions[i].kind == "pupil"]
+                        if subj and _in_other_school(other_schools, subj[0]):
+                            continue
                     key = "offensive_staff" if t.kind == "staff" else "offensive_pupil"
                     ev.add(key, "target", t.describe(), (t.start, t.end))
                     ev.add(key, "lexicon", f'{section} "{text[h.start:h.end]}" aimed at {t.kind}', (h.start, h.end))
