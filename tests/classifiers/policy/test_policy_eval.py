@@ -90,3 +90,24 @@ def test_schools_f_and_g_floors(policy_eval, name):
     assert res["macro_f1"] >= 0.75, res["per_key"]
     assert res["escalation"]["recall"] >= 0.8 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
+
+
+BLIND = ROOT / "tests" / "fixtures" / "policy_blind"
+
+
+@pytest.mark.parametrize("name", ["h", "i"])
+def test_blind_schools_h_and_i_floors(policy_eval, name):
+    """Schools H (urban secondary academy) and I (rural CofE primary with nursery) were
+    written blind to the word lists; first run H 0.661 macro-F1 / escalation recall 0.595,
+    I 0.653 / 0.639 (their README). Their misses were then fixed with general mechanisms,
+    so they are no longer blind; these floors guard the gains, with word lists alone
+    (scores 0): the issue's goals (escalation recall 0.95 at precision 0.75 is met on H;
+    I misses its Welsh and Polish allegations, which go to a person as needs_review)."""
+    config = load_config(BLIND / f"school_{name}.toml")
+    rows = policy_eval.read_rows(str(BLIND / f"comments_{name}.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.85, res["per_key"]
+    assert res["escalation"]["recall"] >= 0.9 and res["escalation"]["precision"] >= 0.9, res["escalation"]
+    assert res["complaint_strikes"] == 0
+    assert res["blocks"]["exact"], res["blocks"]
