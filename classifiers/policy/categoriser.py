@@ -25,6 +25,12 @@ nearest subject before it (a child named after a verb or preposition is the obje
 a pronoun resolved to staff. Acts that at school only staff do (``care_act``: restrained,
 locked in a room) imply staff when no other doer is named; acts that are by default other
 pupils' (``peer_act``: bullied, bitten) imply pupils.
+A branding label ("X is a drunk") is not an act on an occasion (defamatory only). A named
+second-hand source (``second_hand``: "a friend who works there said") makes an allegation
+defamatory even when hedged, unless it is put as a question. An unmet expectation
+(``unmet``: "never replies", "didn't grit the path") is a complaint only when its subject is
+staff or the school; a complaint word in the clause of a pupil's act or insult is about the
+pupils, not the school.
 
 Time is linear in the text length: sentences and mentions are indexed once (bisect), each
 look-around is bounded, and evidence is capped at :data:`MAX_EVIDENCE_PER_KEY` per key.
