@@ -76,6 +76,8 @@ _SINGULAR_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|he'?s|she'?s)\b")
 _TEACHING_AFTER = re.compile(r"\s+(teaching|teaches|taught|teach)\b(?=$|\W)")
 #: "is a", "she's such a", "total": the word after it is a label for a person, not an act
 _LABEL_BEFORE = re.compile(r"\b(is|was|'s|are|were|being|such|what)\s+an?\s+((total|complete|right|proper|absolute|utter|known|raging|functioning|secret)\s+)?$")
+#: a clause boundary between a hedge and the claim: ", and the school...", "; ", " but "
+_CLAUSE_BREAK = re.compile(r"(,\s*and\b|;|\bbut\b|,\s*(the|this|that) (school|academy|trust)\b|\band the (school|academy|trust)\b)")
 _THEY = re.compile(r"\b(they|them|their|they'?ve|they'?re)\b")
 #: how far (characters) a look-ahead for a passive "by ..." or a victim may reach: keeps
 #: the work per cue bounded however long a sentence is
@@ -473,8 +475,12 @@ class Categoriser:
         school_named = any(m.kind == "school" for m in mentions)
         for h in hits("school_wrong"):
             si = ix.sent(h.start)
-            if si in hedged_sents or si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
+            if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
+            if si in hedged_sents and any(
+                    ix.sent(g.start) == si and not _CLAUSE_BREAK.search(norm, min(g.end, h.start), h.start)
+                    for g in hedge_hits):
+                continue  # hedged in its own clause (a hedge in an earlier clause "..., and the school is covering it up" is not)
             school_in_sent = [ix.first_school[si]] if ix.first_school[si] is not None else []
             before = ix.first_staff_or_school_end[si] <= h.start
             they = ix.has_they(si)

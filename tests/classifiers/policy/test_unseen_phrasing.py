@@ -180,3 +180,13 @@ def test_pronoun_under_a_post_naming_one_staff_member(oak):
     assert "image_of_staff" in a.categories
     b = oak("him at the party afterwards 😂", post_text=post)   # no attachment
     assert "image_of_staff" not in b.categories
+
+
+# ---- a hedge covers its own clause ---------------------------------------------------
+def test_hedge_in_an_earlier_clause_does_not_cover_the_school_claim(oak):
+    assert "defamatory_school" in oak.keys(
+        "apparently a year 9 had a blade in his bag and the school is covering it up for the league tables")
+
+
+def test_hedged_school_claim_is_not_defamatory(oak):
+    assert "defamatory_school" not in oak.keys("apparently the school is covering it up")
