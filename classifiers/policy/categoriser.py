@@ -473,13 +473,24 @@ class Categoriser:
             ev.add("defamatory_staff", "target", t.describe(), (t.start, t.end))
             ev.add("defamatory_staff", "lexicon", f'branding "{text[h.start:h.end]}" asserted of staff', (h.start, h.end))
         school_named = any(m.kind == "school" for m in mentions)
+        hedge_sorted = sorted(hedge_hits, key=lambda g: g.start)
+        hedge_starts = [g.start for g in hedge_sorted]
+
+        def hedged_clause(h: _Hit, si: int) -> bool:
+            """A hedge of sentence ``si`` covers ``h``: the nearest one before it with no
+            clause break between, or any one after it in the sentence (O(log n))."""
+            i = bisect_left(hedge_starts, h.start)
+            if i > 0:
+                g = hedge_sorted[i - 1]
+                if ix.sent(g.start) == si and h.start - g.end <= 2 * _REACH \
+                        and not _CLAUSE_BREAK.search(norm, min(g.end, h.start), h.start):
+                    return True
+            return i < len(hedge_sorted) and ix.sent(hedge_sorted[i].start) == si
         for h in hits("school_wrong"):
             si = ix.sent(h.start)
             if si in defence_sents or _NEGATION.search(norm[max(0, h.start - 20):h.start]):
                 continue
-            if si in hedged_sents and any(
-                    ix.sent(g.start) == si and not _CLAUSE_BREAK.search(norm, min(g.end, h.start), h.start)
-                    for g in hedge_hits):
+            if si in hedged_sents and hedged_clause(h, si):
                 continue  # hedged in its own clause (a hedge in an earlier clause "..., and the school is covering it up" is not)
             school_in_sent = [ix.first_school[si]] if ix.first_school[si] is not None else []
             before = ix.first_staff_or_school_end[si] <= h.start
@@ -522,11 +533,11 @@ class Categoriser:
             if reported(h) or h.start in complaint_starts:
                 continue
             si = ix.sent(h.start)
-            named_before = [ix.mentions[i] for i in ix.before_in_sent(si, h.start) if ix.mentions[i].kind == "staff"]
+            before = ix.before_in_sent(si, h.start)
+            named_before = next((ix.mentions[i] for i in reversed(before[-_SCAN:]) if ix.mentions[i].kind == "staff"), None)
             # the staff member named before it is its subject ("Mr X gave my son a
             # detention without even listening"), else the nearest target
-            t = named_before[-1] if named_before else \
-                target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True)
+            t = named_before or target(h, ("staff", "school", "pupil", "own_child", "parent", "other_school"), carry=True)
             if t is None or t.kind not in ("staff", "school"):
                 continue
             # "half the teachers didn't turn up": a share of the staff is the school's doing
