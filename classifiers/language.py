@@ -19,6 +19,11 @@ embedded model's vocabulary, see :func:`classifiers.embedded.known_words`):
 * a readable language other than English (a multilingual Detoxify model): readable;
 * English but coverage below :data:`UNREADABLE_COVERAGE`: not readable, language None
   (a language lingua has no model for, such as Roman Urdu);
+* at least two different :data:`ROMANISED_MARKERS` (very common Urdu, Punjabi or Hindi
+  words written in Latin script, none of them English) making up at least
+  :data:`MARKER_SHARE` of the words: not readable, language None, whatever lingua said
+  (Roman Punjabi mixed with English words reaches the coverage threshold: "Mr Young
+  bahut changa teacher aa");
 * a language not in the readable set but coverage of at least :data:`READABLE_COVERAGE`
   while English is readable: English (a short English comment lingua misjudged);
 * otherwise: readable if the detected language is in the readable set.
@@ -48,6 +53,17 @@ MIN_LETTERS = 8
 #: Fewer words than this: coverage is not used (too few words to judge).
 MIN_WORDS_FOR_COVERAGE = 3
 UNREADABLE_COVERAGE = 0.5
+#: Frequent function words of Urdu, Punjabi and Hindi in Latin script that are not English
+#: words (ambiguous ones such as "hi", "main", "to", "me", "par", "na" are left out).
+ROMANISED_MARKERS: frozenset[str] = frozenset(
+    "hai hain hoon hun bahut bohot bohat nahi nahin nahein kya kyun kyon aur mera meri mere "
+    "tera teri tere sanu tuhanu vich wich sab sabh puttar putt beta beti changa changi vadiya "
+    "wadia acha achha accha bilkul yeh woh ohna ehna ohnu ehnu hoya hogaya gaya gayi karo karna "
+    "raha rahi rahe wala wali wale bachay bache bachon bacha bachay ustaad kuch kuj bhi "
+    "haan tusi assi asi sada tuhada kithe kidda kiven kaise kaisa kyunki lekin magar "
+    "maan shukriya shukria meherbani".split())
+#: Share of a comment's words that must be markers (with at least two different ones).
+MARKER_SHARE = 0.15
 READABLE_COVERAGE = 0.75
 #: Only the first this many characters are examined: enough to tell a language, and it
 #: bounds the time a hostile 1 MB comment costs (lingua alone took 9 s on one).
@@ -172,6 +188,11 @@ def decide(detection: Detection, readable_languages: Sequence[str],
     """
     readable = {c.lower() for c in readable_languages}
     lang = detection.language
+    words = detection.words
+    markers = [w for w in words if w in ROMANISED_MARKERS]
+    if len(set(markers)) >= 2 and len(markers) >= MARKER_SHARE * len(words) and not (
+            lang in readable and lang not in ("en", None)):
+        return None, False
     if lang is None:
         return None, True
     if lang in readable and lang != "en":

@@ -114,3 +114,24 @@ def test_a_huge_comment_is_judged_from_its_start_quickly(engine):
     (s,) = engine.score([text])
     assert time.perf_counter() - t < 5  # about 0.3 s; lingua on the whole megabyte took 9 s
     assert (s.language, s.readable) == ("en", True)
+
+
+
+@pytest.mark.parametrize("text", [
+    "Bahut vadiya open evening si, sab teachers bahut helpful san",
+    "Mr Young bahut changa teacher aa, thank you sir for helping Harpreet with his reading",
+    "Mera puttar vi assembly vich si, bahut maan aa",
+])
+def test_roman_punjabi_mixed_with_english_goes_to_a_person(engine, text):
+    (s,) = engine.score([text])
+    assert (s.language, s.readable) == (None, False)
+
+
+@pytest.mark.parametrize("text", [
+    "Brilliant assembly, the kids loved it and the head was great",
+    "Hi Mrs Rao, is the trip still on? Main gate or the side gate?",
+    "Bahut is a lovely name for a dog, we got ours from the rescue",
+])
+def test_english_with_a_stray_marker_stays_readable(engine, text):
+    (s,) = engine.score([text])
+    assert s.readable is True and s.language == "en"
