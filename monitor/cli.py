@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="school-monitor",
         description="Watches a school's Facebook Page and X account, categorises comments against the "
                     "school's social media policy, keeps evidence, and emails alerts and a weekly report.")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level (default INFO; WARNING for demo, whose summary is the point)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="run the daemon (polls, alerts, weekly report) until stopped")
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``school-monitor`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure(args.log_level, stream="stdout" if args.command == "run" else "stderr")
+    level = args.log_level or ("WARNING" if args.command == "demo" else "INFO")
+    configure(level, stream="stdout" if args.command == "run" else "stderr")
     log = get_logger()
     try:
         return int(args.func(args) or 0)
