@@ -1,0 +1,92 @@
+"""`poll --once` and `check` from the command line against the loopback fake platforms and
+a real SMTP server: comments stored exactly once, clear check verdicts, paused accounts
+resumed by a passing check."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from monitor.cli import main
+from monitor.fakes.dataset import load_demo_posts
+from monitor.fakes.graph import FakeGraphServer
+from monitor.fakes.x import FakeXServer
+from monitor.smtp_sink import SmtpSink
+from monitor.store import Store
+
+from .helpers import write_config
+
+FB_TOKEN = "EAAB-cli-test-page-token-123456"
+X_TOKEN = "AAAA-cli-test-bearer-token-123456"
+
+
+@pytest.fixture
+def platforms(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_FB_TOKEN", FB_TOKEN)
+    monkeypatch.setenv("TEST_X_TOKEN", X_TOKEN)
+    now = datetime.now(timezone.utc)
+    posts = load_demo_posts()
+    fb = [p for p in posts if p.platform == "facebook"][:6]
+    xp = [p for p in posts if p.platform == "twitter"][:4]
+    with FakeGraphServer(fb, token=FB_TOKEN, rebase_to=now) as graph, \
+            FakeXServer(xp, bearer_token=X_TOKEN, rebase_to=now) as x, SmtpSink() as smtp:
+        cfg = write_config(tmp_path, graph_url=graph.base_url, x_url=x.base_url, smtp_port=smtp.port,
+                           lookback=45, read_cap=10000)
+        yield cfg, graph, x, smtp
+
+
+def test_poll_once_stores_each_comment_exactly_once(platforms, tmp_path, capsys):
+    cfg, graph, x, smtp = platforms
+    assert main(["poll", "--once", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "fb: ok: fetched" in out and "x: ok: fetched" in out
+    store = Store.open(tmp_path / "store.db")
+    first = store.scalar("SELECT COUNT(*) FROM comments")
+    served_fb = sum(len(p.comments) for p in graph.posts)
+    assert store.scalar("SELECT COUNT(*) FROM comments WHERE platform = 'facebook'") == served_fb
+    assert store.scalar("SELECT COUNT(*) FROM comments WHERE platform = 'twitter'") > 0
+    assert store.scalar("SELECT COUNT(*) FROM comments WHERE status = 'new'") == 0
+    alerts = store.scalar("SELECT COUNT(*) FROM alerts")
+    store.close()
+    assert main(["poll", "--once", "--config", str(cfg)]) == 0
+    assert "new 0" in capsys.readouterr().out
+    store = Store.open(tmp_path / "store.db")
+    assert store.scalar("SELECT COUNT(*) FROM comments") == first
+    assert store.scalar("SELECT COUNT(*) FROM comment_versions") == first
+    assert store.scalar("SELECT COUNT(*) FROM alerts") == alerts
+    store.close()
+    message_ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(message_ids) == len(set(message_ids)) > 0
+
+
+def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms, tmp_path, capsys):
+    cfg, graph, x, smtp = platforms
+    assert main(["check", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] config" in out and "[ok] store" in out and "[ok] classifier" in out
+    assert "[ok] fb: fb token" in out and "[ok] smtp" in out
+    assert any(line.startswith("[ok] x:") for line in out.splitlines())
+    graph.token = "another-token"  # the Page token was revoked
+    assert main(["check", "--config", str(cfg), "--account", "fb"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] fb:" in out and FB_TOKEN not in out
+
+
+def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
+    cfg, graph, x, smtp = platforms
+    graph.token = "another-token"
+    assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 1
+    assert "fb: paused" in capsys.readouterr().out
+    store = Store.open(tmp_path / "store.db")
+    assert store.account_row("fb")["paused"] == 1
+    assert store.scalar("SELECT COUNT(*) FROM alerts WHERE kind = 'reconnect'") == 1
+    store.close()
+    graph.token = FB_TOKEN  # a new token was put in place
+    assert main(["check", "--config", str(cfg), "--account", "fb"]) == 0
+    assert "was paused; polling resumes" in capsys.readouterr().out
+    store = Store.open(tmp_path / "store.db")
+    assert store.account_row("fb")["paused"] == 0
+    assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'account_resumed'") == 1
+    store.close()
+    assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 0
