@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pytest
 
@@ -63,7 +62,6 @@ def test_jsonl_scored_with_bad_rows_reported_by_line(tmp_path, config, capsys):
 
 
 def test_categories_come_from_the_policy_categoriser(tmp_path, config, capsys):
-    pytest.importorskip("classifiers.policy")
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "t1", "text": "I'll be waiting for Mr Pryce in the car park. He'll get what's coming."})
                    + "\n", encoding="utf-8")

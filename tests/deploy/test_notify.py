@@ -5,7 +5,6 @@ STOPPING=1 on SIGTERM, then exit 0. The test plays systemd: it binds the
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -13,9 +12,7 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("monitor.daemon") is None, reason="daemon not landed")
 
 CONFIG = """
 [school]

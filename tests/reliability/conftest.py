@@ -3,7 +3,6 @@ filled with the bundled demo data moved to "now", and a config file pointing at 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,17 +17,6 @@ FB_TOKEN = "EAAGreliabilityPageToken000111222333"
 X_TOKEN = "AAAAreliabilityBearerToken000111222333"
 
 
-def have(*modules: str) -> bool:
-    """True when every module can be imported (parts written concurrently may be missing)."""
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in modules)
-    except ModuleNotFoundError:
-        return False
-
-
-PLATFORM_PARTS = ("monitor.fakes.graph", "monitor.fakes.x", "connectors.facebook", "connectors.twitter",
-                  "monitor.outbox", "monitor.reports", "monitor.daemon", "monitor.smtp_sink", "monitor.demo")
-needs_platforms = pytest.mark.skipif(not have(*PLATFORM_PARTS), reason="fake platforms / daemon not landed")
 
 
 @dataclass

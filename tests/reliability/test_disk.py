@@ -13,7 +13,6 @@ disk is writable again the next poll stores everything exactly once.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -30,9 +29,6 @@ from monitor.config import parse_config
 from monitor.domain import Account
 from monitor.store import Store, StoreError
 
-pytestmark = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("connectors.facebook", "monitor.fakes.graph", "monitor.pipeline")),
-    reason="Facebook connector, fake Graph server or pipeline not landed")
 
 TOKEN = "disk-test-page-token-0123456789"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -18,17 +18,11 @@ the first poll. Then:
 
 from __future__ import annotations
 
-import importlib.util
-import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-PARTS = ("monitor.fakes.graph", "monitor.fakes.x", "connectors.facebook", "connectors.twitter",
-         "monitor.outbox", "monitor.reports", "monitor.daemon", "monitor.smtp_sink", "monitor.demo")
-pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in PARTS),
-                                reason="daemon or fakes not landed")
 
 ACCOUNT = {"facebook": "brookfield-facebook", "twitter": "brookfield-x"}
 

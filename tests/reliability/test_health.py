@@ -7,21 +7,20 @@ import argparse
 import json
 import os
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from monitor import health
-from monitor.config import parse_config
-from monitor.domain import Account, Comment, Post, iso
+from monitor.config import Config, parse_config
+from monitor.domain import Account, iso
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
-def make_config(**alerts) -> "Config":  # noqa: F821
+def make_config(**alerts) -> Config:
     data = {
         "school": {"name": "Test School"},
         "accounts": [
@@ -234,7 +233,6 @@ token_env = "FB_TOKEN"
 
 
 def test_status_command_exit_codes(tmp_path, capsys):
-    pytest.importorskip("monitor.logging")  # the CLI helpers log config warnings through it
     from monitor.cli_status import run_status
     from monitor.cliutil import CommandError
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import importlib.util
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -37,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import parse_config
-from monitor.domain import POLICY_KEYS, Account, Attachment, Comment, Post, Scores, iso
+from monitor.domain import POLICY_KEYS, Account, Attachment, Comment, Post, iso
 from monitor.store import Store
 
 NOW = datetime(2026, 10, 12, 6, 0, tzinfo=timezone.utc)
@@ -62,13 +61,6 @@ hostile_any = st.lists(
 
 PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])
-
-
-def _have(*modules: str) -> bool:
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in modules)
-    except ModuleNotFoundError:
-        return False
 
 
 def sanitised(s: str | None) -> str | None:
@@ -158,24 +150,14 @@ def test_store_one_megabyte_comment(store):
 
 # ------------------------------------------------------------------ scoring and policy
 
-needs_classifiers = pytest.mark.skipif(
-    not _have("classifiers.engine", "classifiers.policy.categoriser") and not _have("classifiers.policy"),
-    reason="scoring engine / categoriser not landed")
-
-
 def _engine_and_categoriser():
+    from monitor.app import build_engine_and_categoriser
     from monitor.config import default_config
 
-    try:
-        from monitor.app import build_engine_and_categoriser
-
-        cfg = default_config()
-        return cfg, *build_engine_and_categoriser(cfg)
-    except ImportError as exc:  # parts not landed yet
-        pytest.skip(f"classifier parts missing: {exc}")
+    cfg = default_config()
+    return cfg, *build_engine_and_categoriser(cfg)
 
 
-@needs_classifiers
 def test_scoring_and_categorising_hostile_text():
     cfg, engine, categoriser = _engine_and_categoriser()
 
@@ -204,7 +186,6 @@ def _assess_in_child(text: str, queue) -> None:  # runs in a child process
     queue.put(list(a.categories))
 
 
-@needs_classifiers
 def test_categorising_a_one_megabyte_comment_is_bounded():
     """A 1 MB comment is scored and categorised within 20 s (in a child process, so a
     runaway categoriser is stopped instead of hanging the suite). A single worker thread
@@ -225,7 +206,6 @@ def test_categorising_a_one_megabyte_comment_is_bounded():
     assert set(categories) <= set(POLICY_KEYS)
 
 
-@needs_classifiers
 def test_scoring_and_categorising_a_long_comment():
     """The longest posts the platforms allow today (Facebook 8,000 characters) go through."""
     cfg, engine, categoriser = _engine_and_categoriser()
@@ -236,9 +216,6 @@ def test_scoring_and_categorising_a_long_comment():
 
 
 # ------------------------------------------------------------------ email rendering
-
-needs_alerts = pytest.mark.skipif(not _have("monitor.alerts"), reason="monitor.alerts not landed")
-
 
 def _alert_row(text: str, name: str, post_text: str, handle: str, kind: str) -> dict:
     c = {"platform": "facebook", "account": "fb", "post_id": "1000_1", "post_text": post_text,
@@ -272,7 +249,6 @@ def _plain_and_html(msg) -> tuple[str, str]:
     return plain, html_part
 
 
-@needs_alerts
 def test_email_rendering_of_hostile_text():
     from monitor.alerts import MAX_QUOTE_CHARS, render_alert_message
 
@@ -305,7 +281,6 @@ def test_email_rendering_of_hostile_text():
     check()
 
 
-@needs_alerts
 def test_email_rendering_of_a_one_megabyte_comment():
     from monitor.alerts import MAX_QUOTE_CHARS, render_alert_message
 
@@ -320,9 +295,6 @@ def test_email_rendering_of_a_one_megabyte_comment():
 
 
 # ------------------------------------------------------------------ connector boundary
-
-needs_graph = pytest.mark.skipif(not _have("connectors.facebook", "monitor.fakes.graph"),
-                                 reason="Facebook connector or fake Graph server not landed")
 
 WRONG_TYPES = ('{"data": [{"id": "1000_1_2", "created_time": "2026-10-12T05:00:00+0000", "from": "x", '
                '"parent": 5, "attachment": [1], "permalink_url": 7, "is_hidden": "no"}]}')
@@ -364,7 +336,6 @@ class InjectAt:
         self.inner.close()
 
 
-@needs_graph
 @pytest.mark.parametrize("body", MALFORMED_BODIES)
 @pytest.mark.parametrize("at_request", [0, 1], ids=["listing", "comments"])
 def test_malformed_graph_payloads_fail_cleanly_and_lose_nothing(tmp_path, monkeypatch, body, at_request):
@@ -412,9 +383,6 @@ def test_malformed_graph_payloads_fail_cleanly_and_lose_nothing(tmp_path, monkey
     assert all(r["deleted_at"] is None and r["version"] == 1 for r in rows), rows
 
 
-needs_x = pytest.mark.skipif(not _have("connectors.twitter", "monitor.fakes.x"),
-                             reason="X connector or fake X server not landed")
-
 _TWEET = ('{"id": "%s", "text": %s, "author_id": "3001", "conversation_id": "%s", '
           '"created_at": "2026-10-12T05:00:00.000Z", "edit_history_tweet_ids": ["%s"]}')
 X_MALFORMED_BODIES = [
@@ -429,7 +397,6 @@ X_MALFORMED_BODIES = [
 ]
 
 
-@needs_x
 @pytest.mark.parametrize("body", X_MALFORMED_BODIES)
 @pytest.mark.parametrize("path", [None, "search"], ids=["first-request", "search"])
 def test_malformed_x_payloads_fail_cleanly_and_lose_nothing(tmp_path, monkeypatch, body, path):
