@@ -28,6 +28,7 @@ errors the user can fix raise :class:`monitor.cliutil.CommandError`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import textwrap
 from datetime import date, datetime, timezone
@@ -199,14 +200,23 @@ class _Commands:
         config = load_config_from_args(args)
         return config, open_store(args, config)
 
-    # review ---------------------------------------------------------------
-    def review_list(self, args: argparse.Namespace) -> int:
+    @contextlib.contextmanager
+    def _session(self, args: argparse.Namespace, *errors: type[Exception]):
+        """``(config, store)`` for one command: the store is closed afterwards and any of
+        ``errors`` becomes a :class:`CommandError` with its message."""
         config, store = self._open(args)
         try:
-            items = review.list_open(store, include_resolved=getattr(args, "all", False),
-                                     limit=getattr(args, "limit", None))
+            yield config, store
+        except errors as exc:
+            raise CommandError(str(exc)) from None
         finally:
             store.close()
+
+    # review ---------------------------------------------------------------
+    def review_list(self, args: argparse.Namespace) -> int:
+        with self._session(args) as (config, store):
+            items = review.list_open(store, include_resolved=getattr(args, "all", False),
+                                     limit=getattr(args, "limit", None))
         if getattr(args, "json", False):
             from dataclasses import asdict
 
@@ -216,13 +226,8 @@ class _Commands:
         return 0
 
     def review_show(self, args: argparse.Namespace) -> int:
-        config, store = self._open(args)
-        try:
+        with self._session(args, review.ReviewError) as (config, store):
             detail = review.show(store, args.id)
-        except review.ReviewError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            store.close()
         if args.json:
             _json_out(_detail_json(detail), self.out)
         else:
@@ -230,13 +235,8 @@ class _Commands:
         return 0
 
     def review_ack(self, args: argparse.Namespace) -> int:
-        config, store = self._open(args)
-        try:
+        with self._session(args, review.ReviewError) as (config, store):
             item = review.ack(store, args.id, actor=actor(args), now=self.clock(), note=args.note)
-        except review.ReviewError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            store.close()
         self.out.write(f"Review item {item.id} acknowledged by {item.acked_by}"
                        f"{' (the escalation will not be repeated)' if item.kind == 'escalation' else ''}.\n")
         return 0
@@ -245,14 +245,9 @@ class _Commands:
         keys = None
         if args.keys is not None:
             keys = [k.strip() for k in args.keys.split(",") if k.strip()]
-        config, store = self._open(args)
-        try:
+        with self._session(args, review.ReviewError) as (config, store):
             item = review.resolve(store, args.id, args.verdict, actor=actor(args), now=self.clock(),
                                   note=args.note, keys=keys, amend=args.amend)
-        except review.ReviewError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            store.close()
         self.out.write(f"Review item {item.id} {'amended' if args.amend else 'resolved'} by {item.resolved_by}: "
                        f"{item.verdict}.\n")
         return 0
@@ -284,11 +279,8 @@ class _Commands:
 
     # calibration ----------------------------------------------------------
     def calibration(self, args: argparse.Namespace) -> int:
-        config, store = self._open(args)
-        try:
+        with self._session(args) as (config, store):
             judgements = calib.load_judgements(store)
-        finally:
-            store.close()
         try:
             report = calib.compute(judgements, config.policy.thresholds, target_precision=args.target_precision,
                                    min_support=args.min_support)
@@ -314,14 +306,9 @@ class _Commands:
                 sar.check_author_id(args.author)
             except sar.SarError as exc:
                 raise CommandError(f"--author: {exc}", status=2) from None
-        config, store = self._open(args)
-        try:
+        with self._session(args, evidence.EvidenceError) as (config, store):
             path = evidence.export_bundle(store, config, author_id=args.author, comment_ref=ref, since=since,
                                           out_path=args.output, now=self.clock(), actor=actor(args))
-        except evidence.EvidenceError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            store.close()
         manifest = json.loads(_read_manifest(path))
         self.out.write(f"Wrote {path}: {manifest['comments']} comment(s), {len(manifest['files'])} file(s).\n"
                        f"manifest SHA-256: {evidence.manifest_sha256(path)}\n"
