@@ -16,32 +16,18 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.config import load_config
 from monitor.demo_data import path as demo_path
 from monitor.domain import POLICY_KEYS
+from monitor.pipeline import SettableClock
 
 DEMO_NOW_LOCAL = datetime(2026, 10, 12, 7, 0, tzinfo=ZoneInfo("Europe/London"))
 FB_TOKEN_ENV = "SCHOOL_MONITOR_DEMO_FB_TOKEN"
 X_TOKEN_ENV = "SCHOOL_MONITOR_DEMO_X_TOKEN"
-
-
-@dataclass
-class DemoClock:
-    """A settable clock (aware UTC) shared by the pipeline, connectors, outbox and reports."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        """Move the clock forward by ``timedelta(**kw)``."""
-        self.now = self.now + timedelta(**kw)
 
 
 def demo_config_text(graph_url: str, x_url: str, smtp_port: int, out: Path) -> str:
@@ -117,7 +103,7 @@ def run_demo(out: Path) -> int:
     posts = load_demo_posts()
     fb_posts = [p for p in posts if p.platform == "facebook"]
     x_posts = [p for p in posts if p.platform == "twitter"]
-    clock = DemoClock(DEMO_NOW_LOCAL.astimezone(ZoneInfo("UTC")))
+    clock = SettableClock(DEMO_NOW_LOCAL.astimezone(ZoneInfo("UTC")))
 
     with FakeGraphServer(fb_posts, page_id="1000", token=fb_token) as graph, \
             FakeXServer(x_posts, user_id="2000", username="BrookfieldPS", bearer_token=x_token) as xsrv, \

@@ -55,6 +55,25 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class SettableClock:
+    """A clock that says what it is told: ``clock()`` returns :attr:`now` (aware UTC).
+
+    Used where time is not the wall clock: ``replay`` (each comment's own time), the demo
+    (Monday 12 October 2026) and the tests (week boundaries, backoff, repeats).
+    """
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move forward by ``timedelta(**delta)``; returns the new time."""
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+
 class Engine(Protocol):
     """What the pipeline needs of the scoring engine (:class:`classifiers.engine.ScoringEngine`)."""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -30,14 +29,6 @@ from monitor.logging import get_logger
 
 class ReplayInputError(ValueError):
     """A line of the replay input is unusable; the message names the line number."""
-
-
-@dataclass
-class _Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def post_id_for(platform: str, post_text: str) -> str:
@@ -106,7 +97,7 @@ def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = No
     """
     from monitor.alerts import alert_to_json, recipients_for, render_alert_message
     from monitor.app import build_engine_and_categoriser
-    from monitor.pipeline import Pipeline
+    from monitor.pipeline import Pipeline, SettableClock
     from monitor.store import Store
 
     log = get_logger()
@@ -124,7 +115,7 @@ def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = No
 
     store = Store.open(db)
     engine, categoriser = build_engine_and_categoriser(config)
-    clock = _Clock(comments[0][0].created_at if comments else datetime.now().astimezone())
+    clock = SettableClock(comments[0][0].created_at if comments else datetime.now().astimezone())
     out_fh = open(alerts_out, "w", encoding="utf-8") if alerts_out else None
     if mail_dir:
         mail_dir.mkdir(parents=True, exist_ok=True)

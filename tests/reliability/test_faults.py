@@ -19,25 +19,19 @@ the first poll. Then:
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
+
+from monitor.pipeline import SettableClock
 
 
 ACCOUNT = {"facebook": "brookfield-facebook", "twitter": "brookfield-x"}
 
 
-class Clock:
-    """A settable aware-UTC clock shared by the app's parts."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
+def Clock() -> SettableClock:  # noqa: N802 - reads as the class it returns
+    """A settable aware-UTC clock shared by the app's parts, starting now."""
+    return SettableClock(datetime.now(timezone.utc))
 
 
 def make_app(platforms, clock: Clock, only: str | None, *, timeout: float = 1.0, smtp_port: int | None = None):

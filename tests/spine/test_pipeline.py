@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.app import build_app
+from monitor.pipeline import SettableClock
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.graph import FakeGraphServer
 from monitor.smtp_sink import SmtpSink
@@ -18,20 +19,12 @@ NOW = datetime(2026, 10, 12, 6, 0, tzinfo=timezone.utc)
 TOKEN = "EAAB-test-page-token-0123456789"
 
 
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_FB_TOKEN", TOKEN)
     posts = [p for p in load_demo_posts() if p.platform == "facebook"]
     with FakeGraphServer(posts, token=TOKEN) as graph, SmtpSink() as smtp:
-        clock = Clock(NOW)
+        clock = SettableClock(NOW)
         config = load(tmp_path, graph_url=graph.base_url, smtp_port=smtp.port, lookback=45)
         app = build_app(config, tmp_path / "store.db", clock=clock,
                         connector_kwargs=lambda acc: {"clock": clock, "sleep": lambda s: None})

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.app import build_app
+from monitor.pipeline import SettableClock
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.x import FakeXServer
 
@@ -17,19 +18,11 @@ TOKEN = "AAAA-budget-test-bearer-token-1234"
 NOW = datetime(2026, 10, 12, 6, 0, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def x_app(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_X_TOKEN", TOKEN)
     posts = [p for p in load_demo_posts() if p.platform == "twitter"]
-    clock = Clock(NOW)
+    clock = SettableClock(NOW)
     with FakeXServer(posts, bearer_token=TOKEN, rebase_to=NOW) as x:
         config = load(tmp_path, x_url=x.base_url, read_cap=50, lookback=45)
         app = build_app(config, tmp_path / "store.db", clock=clock,
