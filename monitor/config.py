@@ -511,7 +511,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
                 secrets[sname] = ref
         for key in a:
             if any(w in key for w in SECRET_WORDS) and not key.endswith(("_env", "_file", "_credential")) \
-                    and key.split("_env")[0] not in secrets and key not in _ACCOUNT_SECRETS[platform]:
+                    and key not in _ACCOUNT_SECRETS[platform]:  # known names are reported by r.secret
                 r.problem(f"{where}.{key}", "looks like a secret: give it as <name>_env, <name>_file or <name>_credential")
         acc = AccountConfig(
             name=name,

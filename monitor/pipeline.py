@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
 
+from classifiers.policy import strikes as strike_policy
 from connectors.base import Connector, ConnectorError, FetchContext
 from monitor.config import AccountConfig, Config
 from monitor.domain import (
@@ -284,8 +285,6 @@ class Pipeline:
         return processed, alert_ids
 
     def _assess_one(self, comment: Comment, version: int, scores: Scores) -> list[int]:
-        from classifiers.policy import strikes as strike_policy
-
         if len(comment.text) > MAX_ASSESS_CHARS:
             head = dataclasses.replace(comment, text=comment.text[:MAX_ASSESS_CHARS])
             assessment = self.categoriser.assess(head, scores)
