@@ -83,13 +83,12 @@ def build_app(config: Config, db_path: str | Path, *, clock: Clock = system_cloc
     app = App(config=config, store=store, pipeline=pipeline, clock=clock)
     if with_connectors:
         from connectors import build_connector
-        from monitor.config import SecretError
 
         for acc in app.enabled_accounts():
             kwargs = connector_kwargs(acc) if connector_kwargs else {}
             try:
                 app.connectors[acc.name] = build_connector(acc, **kwargs)
-            except (SecretError, Exception) as exc:  # noqa: BLE001 - reported per account
+            except Exception as exc:  # noqa: BLE001 - a bad secret or config: reported per account
                 msg = f"account {acc.name}: cannot start the {acc.platform} connector: {exc}"
                 app.connector_errors[acc.name] = msg
                 log.error("connector_unavailable", account=acc.name, error=str(exc))
