@@ -60,8 +60,9 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA_DIR)
+    ap.add_argument("--model-dir", type=Path, default=None, help="embedded model folder (default: packaged)")
     args = ap.parse_args(argv)
-    scorer = EmbeddedScorer()
+    scorer = EmbeddedScorer(args.model_dir) if args.model_dir else EmbeddedScorer()
     print(f"embedded model {scorer.version}; labels {', '.join(scorer.labels)}")
     sets = load_all(args.data)
     print("\nROC-AUC per label on held-out splits (n = held-out rows, + = positives)")

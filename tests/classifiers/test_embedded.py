@@ -41,7 +41,7 @@ def model_copy(tmp_path: Path) -> Path:
 def test_packaged_model_loads_and_is_a_scorer(scorer):
     assert isinstance(scorer, Scorer)
     assert scorer.name == "embedded"
-    assert scorer.version.startswith("1.0.0+sha256:")
+    assert scorer.version.startswith("1.1.0+sha256:")
     assert set(scorer.labels) <= set(DETOXIFY_LABELS)
     assert "toxicity" in scorer.labels
 
