@@ -169,12 +169,12 @@ def cmd_static(args, s: Setup) -> None:
 def cmd_teacher(args, s: Setup) -> None:
     import scipy.sparse as sp
     import torch
-    from transformers import BertModel, BertTokenizerFast
+
+    from training.teacher import build, predict_logits
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
     np.random.seed(0)
-    tok = BertTokenizerFast.from_pretrained(str(args.minilm))
     src = np.array([s.rows[i].source for i in s.idx])
     keep = np.flatnonzero(np.isin(src, ["olid", "davidson"]))
     rng = np.random.default_rng(0)
@@ -183,18 +183,7 @@ def cmd_teacher(args, s: Setup) -> None:
     texts = [_prep(s.rows[i].text) for i in s.idx[sel]]
     y, w = s.y[sel], s.w[sel] / s.w[sel].mean()
 
-    class Teacher(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.bert = BertModel.from_pretrained(str(args.minilm))
-            self.out = torch.nn.Linear(self.bert.config.hidden_size, 1)
-
-        def forward(self, ids, mask):
-            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).float()
-            return self.out((h * m).sum(1) / m.sum(1)).squeeze(-1)
-
-    model = Teacher()
+    model, tok = build(args.minilm)
     bs, steps = 32, math.ceil(len(texts) / 32)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
     sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min((k + 1) / (0.06 * steps), max(0.0, (steps - k) / (0.94 * steps))))
@@ -217,14 +206,7 @@ def cmd_teacher(args, s: Setup) -> None:
     model.eval()
 
     def predict(tx):
-        order = np.argsort([len(t) for t in tx])
-        out = np.zeros(len(tx), np.float32)
-        with torch.inference_mode():
-            for a in range(0, len(tx), 128):
-                b = order[a : a + 128]
-                enc = tok([_prep(tx[i]) for i in b], padding=True, truncation=True, max_length=64, return_tensors="pt")
-                out[b] = model(enc["input_ids"], enc["attention_mask"]).numpy()
-        return out
+        return predict_logits(model, tok, [_prep(t) for t in tx], max_length=64)
 
     s.report("teacher (fine-tuned MiniLM, threshold 0)", predict([e.text for e in s.test]), predict(s.identity))
     olid = np.flatnonzero(src == "olid")

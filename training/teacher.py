@@ -78,6 +78,47 @@ def load_logits(path: Path = LOGITS_PATH) -> dict[int, float]:
         return dict(zip(z["keys"].tolist(), z["logits"].astype(float).tolist()))
 
 
+def build(minilm: Path):
+    """``(model, tokenizer)``: MiniLM from the folder ``minilm`` (config.json,
+    model.safetensors, tokenizer files) with mean pooling over the last layer and one linear
+    output; ``model(input_ids, attention_mask)`` gives one logit per text. Needs torch and
+    transformers (the ``detoxify`` extra)."""
+    import torch
+    from transformers import BertModel, BertTokenizerFast
+
+    tok = BertTokenizerFast.from_pretrained(str(minilm))
+
+    class Teacher(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = BertModel.from_pretrained(str(minilm))
+            self.out = torch.nn.Linear(self.bert.config.hidden_size, 1)
+
+        def forward(self, ids, mask):
+            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).float()
+            return self.out((h * m).sum(1) / m.sum(1)).squeeze(-1)
+
+    return Teacher(), tok
+
+
+def predict_logits(model, tok, texts: list[str], max_length: int = MAX_LENGTH) -> np.ndarray:
+    """Logits (float32, one per text) of ``model`` for already-prepared ``texts`` (see
+    :func:`prep`), in batches of 128 sorted by length; leaves the model in training mode."""
+    import torch
+
+    model.eval()
+    order = np.argsort([len(t) for t in texts])
+    out = np.zeros(len(texts), np.float32)
+    with torch.inference_mode():
+        for a in range(0, len(texts), 128):
+            b = order[a : a + 128]
+            enc = tok([texts[i] for i in b], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            out[b] = model(enc["input_ids"], enc["attention_mask"]).numpy()
+    model.train()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minilm", type=Path, required=True, help="folder with config.json, model.safetensors, tokenizer.json")
@@ -88,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
     from sklearn.metrics import f1_score, roc_auc_score
-    from transformers import BertModel, BertTokenizerFast
 
     from training.train_embedded import training_rows
 
@@ -102,20 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([e.labels["toxicity"] for e in train], np.float32)
     X_test = [prep(e.text) for e in test]
     y_test = np.array([e.labels["toxicity"] for e in test])
-    tok = BertTokenizerFast.from_pretrained(str(args.minilm))
-
-    class Teacher(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.bert = BertModel.from_pretrained(str(args.minilm))
-            self.out = torch.nn.Linear(self.bert.config.hidden_size, 1)
-
-        def forward(self, ids, mask):
-            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).float()
-            return self.out((h * m).sum(1) / m.sum(1)).squeeze(-1)
-
-    model = Teacher()
+    model, tok = build(args.minilm)
     per_epoch = math.ceil(len(X) / BATCH)
     steps = per_epoch * EPOCHS
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
@@ -123,16 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         opt, lambda k: min((k + 1) / (0.06 * steps), max(0.0, (steps - k) / (0.94 * steps))))
 
     def predict(texts: list[str]) -> np.ndarray:
-        model.eval()
-        order = np.argsort([len(t) for t in texts])
-        out = np.zeros(len(texts), np.float32)
-        with torch.inference_mode():
-            for a in range(0, len(texts), 128):
-                b = order[a : a + 128]
-                enc = tok([texts[i] for i in b], padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-                out[b] = model(enc["input_ids"], enc["attention_mask"]).numpy()
-        model.train()
-        return out
+        return predict_logits(model, tok, texts)
 
     figures = []
     rng = np.random.default_rng(SEED)
