@@ -111,3 +111,17 @@ def test_blind_schools_h_and_i_floors(policy_eval, name):
     assert res["escalation"]["recall"] >= 0.9 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
     assert res["blocks"]["exact"], res["blocks"]
+
+
+def test_school_j_floors_after_its_round(policy_eval):
+    """School J (a West Yorkshire secondary), written blind: first run macro-F1 0.592,
+    escalation precision 0.842, recall 0.400. After one round of general mechanisms
+    (``52-threat-intent.toml``, ``47-acts-more.toml``) it is a development set; these
+    floors guard the gains (word lists alone, scores 0)."""
+    config = load_config(BLIND / "school_j.toml")
+    rows = policy_eval.read_rows(str(BLIND / "comments_j.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.70, res["per_key"]
+    assert res["escalation"]["recall"] >= 0.75 and res["escalation"]["precision"] >= 0.9, res["escalation"]
+    assert res["complaint_strikes"] == 0
