@@ -40,6 +40,18 @@ A school's config adds to these (all lists are appended to the shipped ones)::
 
 Staff nicknames go with the person: ``[[staff]] ... nicknames = ["Maggie T"]``.
 
+Spellings: a ``[spelling]`` table maps a word to the other ways people write it
+(text-speak and dialect), and every ``words`` entry and every pattern of every file, the
+school's included, then also matches those spellings wherever the word stands whole::
+
+    [spelling]
+    should = ["shud", "shd"]                 # "someone should" also matches "sumone shud"
+    "i'll" = ["ar'll", "ah'll"]               # Black Country, Yorkshire
+
+In a pattern, a word stands whole when it is a literal run of letters (an apostrophe
+written ``'`` or ``'?``) between ``\\b``, ``(``, ``|``, ``)``, a space or ``\\s`` and the ends,
+with no quantifier on its last letter; it is replaced by a group of all its spellings.
+
 A section may also be a plain list, taken as ``words``. Unknown sections are refused
 (:class:`LexiconError`), so a typo in a school's file does not silently do nothing.
 
@@ -251,13 +263,64 @@ class _TextIndex:
 _TEXT_INDEX = _TextIndex()
 
 
-def word_regex(phrase: str, masked: bool = False) -> str:
+def _word_source(tok: str) -> str:
+    """A plain word as regex source, its apostrophes optional."""
+    return "".join("'?" if ch == "'" else re.escape(ch) for ch in tok)
+
+
+def expand_spellings(rx_text: str, spellings: Mapping[str, Iterable[str]]) -> str:
+    """``rx_text`` with every whole-word literal occurrence of a ``spellings`` key (written
+    plainly or with ``'?`` for its apostrophes) replaced by a non-capturing group of the
+    key and its spellings. Occurrences inside a character class, after a backslash or
+    under a quantifier are left alone (see the module docstring)."""
+    if not spellings:
+        return rx_text
+    forms: dict[str, str] = {}
+    for word, variants in spellings.items():
+        group = "(?:" + "|".join(dict.fromkeys(_word_source(w) for w in (word, *variants))) + ")"
+        forms[word] = group
+        if "'" in word:
+            forms[_word_source(word)] = group
+    alternation = "|".join(re.escape(k) for k in sorted(forms, key=len, reverse=True))
+    rx = re.compile(rf"(?:(?<=\\b)|(?<=\\s)|(?<=\\s[+*?])|(?<=\)[+*?])|(?<=[(|) ])|(?<=\?:)|^)({alternation})(?=$|[)| ]|\\(?![dwDWSsbB])|\\[bsW])")
+    out, last, depth = [], 0, 0
+    for m in rx.finditer(rx_text):
+        before = rx_text[last:m.start()]
+        depth = _class_depth(rx_text, m.start())
+        out.append(before)
+        out.append(m.group(0) if depth else forms[m.group(1)])
+        last = m.end()
+    out.append(rx_text[last:])
+    return "".join(out)
+
+
+def _class_depth(rx_text: str, pos: int) -> int:
+    """1 when ``pos`` in ``rx_text`` is inside a character class ``[...]``, else 0."""
+    inside, i = 0, 0
+    while i < pos:
+        ch = rx_text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[" and not inside:
+            inside = 1
+        elif ch == "]" and inside:
+            inside = 0
+        i += 1
+    return inside
+
+
+def word_regex(phrase: str, masked: bool = False, spellings: Mapping[str, Iterable[str]] | None = None) -> str:
     """The regex a ``words`` entry compiles to (see the module docstring); ``masked``
-    lets inner letters be replaced by masking characters."""
+    lets inner letters be replaced by masking characters; a token that is a key of
+    ``spellings`` also matches its other spellings."""
     phrase = normalise(phrase.strip())
     tokens = phrase.split()
     parts = []
     for tok in tokens:
+        if spellings and tok in spellings:
+            parts.append("(?:" + "|".join(dict.fromkeys(_word_source(w) for w in (tok, *spellings[tok]))) + ")")
+            continue
         chars = []
         for i, ch in enumerate(tok):
             if ch == "'":
@@ -318,6 +381,28 @@ class Lexicon:
         self.sections: dict[str, Section] = {name: Section(name) for name in SECTIONS}
         self.raw_words: dict[str, list[str]] = {name: [] for name in SECTIONS}
         self.sources: list[str] = []
+        #: ``{word: [other spellings]}`` from every ``[spelling]`` table (see the module
+        #: docstring); set by :func:`load_lexicon` before any section is added.
+        self.spellings: dict[str, list[str]] = {}
+
+    def add_spellings(self, data: Mapping[str, Any], source: str) -> None:
+        """Merge the ``[spelling]`` table of one parsed lexicon file, if any.
+
+        :raises LexiconError: not a table of word -> list of spellings (names ``source``).
+        """
+        table = data.get("spelling")
+        if table is None:
+            return
+        if not isinstance(table, Mapping) or not all(
+                isinstance(v, list) and all(isinstance(x, str) and x.strip() and " " not in x.strip() for x in v)
+                for v in table.values()):
+            raise LexiconError(f"{source}: [spelling] must map a word to a list of one-word spellings")
+        for word, variants in table.items():
+            key = normalise(word.strip())
+            if not key or " " in key:
+                raise LexiconError(f"{source}: [spelling] key {word!r} must be one word")
+            known = self.spellings.setdefault(key, [])
+            known.extend(v for v in (normalise(x.strip()) for x in variants) if v not in known and v != key)
 
     def __getitem__(self, name: str) -> Section:
         return self.sections[name]
@@ -333,7 +418,7 @@ class Lexicon:
             naming ``source``, the section and the entry.
         """
         for name, value in data.items():
-            if name in ("meta", "description"):
+            if name in ("meta", "description", "spelling"):
                 continue
             if name not in self.sections and name.startswith("role_") and len(name) > 5:
                 self.sections[name] = Section(name)
@@ -355,16 +440,16 @@ class Lexicon:
                 for item in items:
                     if kind == "words":
                         self.raw_words[name].append(normalise(item.strip()))
-                        rx_text = word_regex(item, masked=name in MASKED_SECTIONS)
+                        rx_text = word_regex(item, masked=name in MASKED_SECTIONS, spellings=self.spellings)
                     else:
-                        rx_text = item
+                        rx_text = expand_spellings(item, self.spellings)
                     try:
                         rx = re.compile(rx_text, re.IGNORECASE)
                     except re.error as exc:
                         raise LexiconError(f"{source}: [{name}].{kind} {item!r}: bad regular expression: {exc}") from None
                     self.sections[name].entries.append((item, rx))
                     if kind == "words":
-                        plain = _word_start_keys(word_regex(item, masked=False))
+                        plain = _word_start_keys(word_regex(item, masked=False, spellings=self.spellings))
                         self.sections[name].keys.append((plain, _word_start_keys(rx_text)))
                     else:
                         keys = _word_start_keys(rx_text)
@@ -384,6 +469,7 @@ def load_lexicon(extra_files: Iterable[str] = (), inline: Mapping[str, Any] | No
     :raises LexiconError: a file is missing, not TOML, or malformed (message names it).
     """
     lex = Lexicon()
+    parsed: list[tuple[Mapping[str, Any], str]] = []
     for path in [*shipped_files(), *(Path(f) for f in extra_files)]:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -391,7 +477,11 @@ def load_lexicon(extra_files: Iterable[str] = (), inline: Mapping[str, Any] | No
             raise LexiconError(f"{path}: cannot read lexicon file: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise LexiconError(f"{path}: not valid TOML: {exc}") from None
-        lex.add(data, str(path))
+        parsed.append((data, str(path)))
     if inline:
-        lex.add(inline, "[policy.lexicon]")
+        parsed.append((inline, "[policy.lexicon]"))
+    for data, source in parsed:  # spellings first: they apply to every file's entries
+        lex.add_spellings(data, source)
+    for data, source in parsed:
+        lex.add(data, source)
     return lex

@@ -1,10 +1,16 @@
-"""The mechanisms added after blind set J (a West Yorkshire secondary): intent spelt in
+"""The mechanisms added after blind sets J (a West Yorkshire secondary) and K (a West
+Midlands primary). J: intent spelt in
 dialect and text-speak, conditional harm to whoever does something, projectiles through
 windows, veiled harm to the site, dares, knowing someone's car; failing to step in, hands
 on pupils, passing a pupil's number on, drinking in working hours; pupils' weapons,
-selling, sharing clips, the one who did it. Texts written for these tests, not J's lines;
-set K (written blind at the same time) showed these did not transfer to it, see
-``tests/fixtures/policy_blind/README.md``."""
+selling, sharing clips, the one who did it. K: text-speak and dialect spellings
+(``05-spelling.toml``), putting someone through glass or on their back, "you'll know about
+it", harm promised if it were one's own child, "better not be there", "shame if something
+happened", finding where someone lives, children on an adult's knee, no call home after an
+injury, asking a child for pictures, fireworks at people, making a child's life hell;
+meeting one's own child at the gate and exasperated "I'll kill him if he loses..." are not
+threats. Texts written for these tests, not the sets' lines; see
+``tests/fixtures/policy_blind/README.md`` for what each round did on the next blind set."""
 
 from __future__ import annotations
 
@@ -65,4 +71,46 @@ def test_staff_acts(dale, text):
     "a girl in his form sent the fight video round the year group chat",
 ])
 def test_pupil_acts(dale, text):
+    assert "allegation_pupil" in dale.keys(text)
+
+
+@pytest.mark.parametrize("text", [
+    "sum1 shud put a brick thru that staffroom windo",
+    "if that was my kid Mr Lister wud b gettin battered",
+    "keep on and ah'll put him through the table",
+    "i'll be up that school on monday and yo'll know about it",
+    "ill be outside the office at 9. Lister better not be",
+    "nice house Mr Lister. be a shame if summat happened to it",
+    "found out where she lives now 🏠",
+    "Apni class teacher ko bolo warna main khud aa kar dekh loon ga",
+])
+def test_threats_in_text_speak_and_veiled(dale, text):
+    assert "threat_violence" in dale.keys(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I'll be waiting at the gate with a hot choc for my little man 😍",
+    "I'll kill him if he loses another water bottle 😤",
+    "half term already, i'll strangle my three by tuesday",
+])
+def test_not_threats_k(dale, text):
+    assert "threat_violence" not in dale.keys(text)
+
+
+@pytest.mark.parametrize("text", [
+    "that TA has the reception girls sitting on her lap all afternoon",
+    "she came home with a bruise on her cheek and nobody rang me",
+    "Ms Rahman shouts right in their faces",
+    "the TA locks the naughty ones in the PE cupboard",
+])
+def test_staff_acts_k(dale, text):
+    assert "allegation_staff" in dale.keys(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a year 6 boy keeps asking my daughter for pics on roblox",
+    "some year 8 girls have been making my daughter's life hell",
+    "a lad in year 9 was taking my little boy's dinner money off him",
+])
+def test_pupil_acts_k(dale, text):
     assert "allegation_pupil" in dale.keys(text)
