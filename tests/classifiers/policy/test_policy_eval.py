@@ -125,3 +125,30 @@ def test_school_j_floors_after_its_round(policy_eval):
     assert res["macro_f1"] >= 0.70, res["per_key"]
     assert res["escalation"]["recall"] >= 0.75 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
+
+
+def test_school_k_floors_after_its_round(policy_eval):
+    """School K (a West Midlands primary), written blind: first run macro-F1 0.620,
+    escalation recall 0.550 (unchanged by the J round). After its own round (spellings,
+    veiled threats, care failures) it is a development set; floors with word lists alone."""
+    config = load_config(BLIND / "school_k.toml")
+    rows = policy_eval.read_rows(str(BLIND / "comments_k.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.72, res["per_key"]
+    assert res["escalation"]["recall"] >= 0.8 and res["escalation"]["precision"] >= 0.9, res["escalation"]
+    assert res["complaint_strikes"] == 0
+
+
+def test_blind_school_l_does_not_regress(policy_eval):
+    """School L (a south-east London academy) stays blind: nobody reads its misses, so it
+    measures what a round does for a school nobody tuned on (before the J and K rounds:
+    macro-F1 0.537, escalation recall 0.341; after: 0.559 / 0.415, the replay path). This
+    only guards against a change that makes it worse (word lists alone); do not tune on it."""
+    config = load_config(BLIND / "school_l.toml")
+    rows = policy_eval.read_rows(str(BLIND / "comments_l.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    assert res["macro_f1"] >= 0.53, res["per_key"]
+    assert res["escalation"]["recall"] >= 0.4 and res["escalation"]["precision"] >= 0.75, res["escalation"]
+    assert res["complaint_strikes"] == 0
