@@ -170,7 +170,7 @@ def cmd_teacher(args, s: Setup) -> None:
     import scipy.sparse as sp
     import torch
 
-    from training.teacher import build, predict_logits
+    from training.teacher import build, predict_logits, train_step
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -192,17 +192,9 @@ def cmd_teacher(args, s: Setup) -> None:
     perm = np.random.permutation(len(texts))
     for k, a in enumerate(range(0, len(perm), bs)):
         b = perm[a : a + bs]
-        enc = tok([texts[i] for i in b], padding=True, truncation=True, max_length=64, return_tensors="pt")
-        z = model(enc["input_ids"], enc["attention_mask"])
-        loss = (torch.nn.functional.binary_cross_entropy_with_logits(
-            z, torch.tensor(y[b], dtype=torch.float32), reduction="none") * torch.tensor(w[b], dtype=torch.float32)).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sch.step()
+        loss = train_step(model, tok, opt, sch, [texts[i] for i in b], y[b], w[b], max_length=64)
         if (k + 1) % 50 == 0:
-            print(f"step {k + 1}/{steps}, loss {loss.item():.3f}, {time.perf_counter() - t0:.0f} s", flush=True)
+            print(f"step {k + 1}/{steps}, loss {loss:.3f}, {time.perf_counter() - t0:.0f} s", flush=True)
     model.eval()
 
     def predict(tx):

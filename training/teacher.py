@@ -102,6 +102,30 @@ def build(minilm: Path):
     return Teacher(), tok
 
 
+def train_step(model, tok, opt, sch, texts: list[str], targets: np.ndarray,
+               weights: np.ndarray | None = None, max_length: int = MAX_LENGTH) -> float:
+    """One optimiser step on a batch: binary cross-entropy of ``model``'s logits against
+    ``targets`` (floats in [0, 1]; each row's loss times ``weights`` when given, then the
+    mean), gradients clipped at norm 1, then ``opt`` and the schedule ``sch`` step.
+    Returns the batch loss."""
+    import torch
+
+    enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    z = model(enc["input_ids"], enc["attention_mask"])
+    t = torch.tensor(targets, dtype=torch.float32)
+    if weights is None:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, t)
+    else:
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, t, reduction="none")
+                * torch.tensor(weights, dtype=torch.float32)).mean()
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sch.step()
+    return float(loss.item())
+
+
 def predict_logits(model, tok, texts: list[str], max_length: int = MAX_LENGTH) -> np.ndarray:
     """Logits (float32, one per text) of ``model`` for already-prepared ``texts`` (see
     :func:`prep`), in batches of 128 sorted by length; leaves the model in training mode."""
@@ -160,16 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         perm = rng.permutation(len(X))
         for k, a in enumerate(range(0, len(perm), BATCH)):
             b = perm[a : a + BATCH]
-            enc = tok([X[i] for i in b], padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                model(enc["input_ids"], enc["attention_mask"]), torch.tensor(y[b]))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sch.step()
+            loss = train_step(model, tok, opt, sch, [X[i] for i in b], y[b])
             if (k + 1) % 50 == 0:
-                print(f"epoch {epoch} step {k + 1}/{per_epoch} loss {loss.item():.3f} {time.perf_counter() - t0:.0f} s", flush=True)
+                print(f"epoch {epoch} step {k + 1}/{per_epoch} loss {loss:.3f} {time.perf_counter() - t0:.0f} s", flush=True)
         z = predict(X_test)
         fig = {"epoch": epoch, "olid_heldout_auc": round(float(roc_auc_score(y_test, z)), 4),
                "olid_heldout_macro_f1": round(float(f1_score(y_test, z > 0, average="macro")), 4)}

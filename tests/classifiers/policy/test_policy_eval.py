@@ -95,6 +95,14 @@ def test_schools_f_and_g_floors(policy_eval, name):
 BLIND = ROOT / "tests" / "fixtures" / "policy_blind"
 
 
+def blind_result(policy_eval, name: str) -> dict:
+    """policy_eval's figures for blind set ``name`` (word lists alone: all scores 0)."""
+    config = load_config(BLIND / f"school_{name}.toml")
+    rows = policy_eval.read_rows(str(BLIND / f"comments_{name}.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
+    return policy_eval.evaluate(rows, pred, esc, blocked, config)
+
+
 @pytest.mark.parametrize("name", ["h", "i"])
 def test_blind_schools_h_and_i_floors(policy_eval, name):
     """Schools H (urban secondary academy) and I (rural CofE primary with nursery) were
@@ -103,10 +111,7 @@ def test_blind_schools_h_and_i_floors(policy_eval, name):
     so they are no longer blind; these floors guard the gains, with word lists alone
     (scores 0): the issue's goals (escalation recall 0.95 at precision 0.75 is met on H;
     I misses its Welsh and Polish allegations, which go to a person as needs_review)."""
-    config = load_config(BLIND / f"school_{name}.toml")
-    rows = policy_eval.read_rows(str(BLIND / f"comments_{name}.jsonl"))
-    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
-    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    res = blind_result(policy_eval, name)
     assert res["macro_f1"] >= 0.85, res["per_key"]
     assert res["escalation"]["recall"] >= 0.9 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
@@ -118,10 +123,7 @@ def test_school_j_floors_after_its_round(policy_eval):
     escalation precision 0.842, recall 0.400. After one round of general mechanisms
     (``52-threat-intent.toml``, ``47-acts-more.toml``) it is a development set; these
     floors guard the gains (word lists alone, scores 0)."""
-    config = load_config(BLIND / "school_j.toml")
-    rows = policy_eval.read_rows(str(BLIND / "comments_j.jsonl"))
-    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
-    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    res = blind_result(policy_eval, "j")
     assert res["macro_f1"] >= 0.70, res["per_key"]
     assert res["escalation"]["recall"] >= 0.75 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
@@ -131,10 +133,7 @@ def test_school_k_floors_after_its_round(policy_eval):
     """School K (a West Midlands primary), written blind: first run macro-F1 0.620,
     escalation recall 0.550 (unchanged by the J round). After its own round (spellings,
     veiled threats, care failures) it is a development set; floors with word lists alone."""
-    config = load_config(BLIND / "school_k.toml")
-    rows = policy_eval.read_rows(str(BLIND / "comments_k.jsonl"))
-    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
-    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    res = blind_result(policy_eval, "k")
     assert res["macro_f1"] >= 0.72, res["per_key"]
     assert res["escalation"]["recall"] >= 0.8 and res["escalation"]["precision"] >= 0.9, res["escalation"]
     assert res["complaint_strikes"] == 0
@@ -145,10 +144,7 @@ def test_blind_school_l_does_not_regress(policy_eval):
     measures what a round does for a school nobody tuned on (before the J and K rounds:
     macro-F1 0.537, escalation recall 0.341; after: 0.559 / 0.415, the replay path). This
     only guards against a change that makes it worse (word lists alone); do not tune on it."""
-    config = load_config(BLIND / "school_l.toml")
-    rows = policy_eval.read_rows(str(BLIND / "comments_l.jsonl"))
-    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config, policy_eval.zero_scores)
-    res = policy_eval.evaluate(rows, pred, esc, blocked, config)
+    res = blind_result(policy_eval, "l")
     assert res["macro_f1"] >= 0.53, res["per_key"]
     assert res["escalation"]["recall"] >= 0.4 and res["escalation"]["precision"] >= 0.75, res["escalation"]
     assert res["complaint_strikes"] == 0
