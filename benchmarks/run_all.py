@@ -35,6 +35,7 @@ BENCHMARKS: list[tuple[str, list[str], bool, list[str] | None]] = [
     ("policy_eval.py", DEMO, False, None),
     ("policy_speed.py", [], False, None),
     ("policy_false_positives.py", [], True, None),
+    ("escalation_learned.py", [], False, None),
     ("facebook_poll.py", [], False, None),
     ("twitter_poll.py", [], False, None),
     ("bench_weekly_report.py", [], False, ["--comments", "200000"]),

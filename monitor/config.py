@@ -217,6 +217,9 @@ class PolicyConfig:
     ``thresholds`` maps Detoxify labels to the score that counts (0..1).
     ``lexicon_files`` are extra TOML lexicons; ``lexicon`` is an inline table of the same
     shape (local slang, nicknames), both merged over the shipped lexicons.
+    ``escalation_review``: a comment the word lists did not escalate whose learned
+    escalation probability (``classifiers/policy/escalation_model``) reaches
+    ``escalation_review_threshold`` (0..1) goes to a person as ``needs_review``.
     """
 
     window_days: int = 30
@@ -227,6 +230,8 @@ class PolicyConfig:
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     lexicon_files: tuple[str, ...] = ()
     lexicon: Mapping[str, Any] = field(default_factory=dict)
+    escalation_review: bool = True
+    escalation_review_threshold: float = 0.6
 
 
 DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
@@ -578,6 +583,10 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             r.problem(f"policy.thresholds.{label}", f"expected a probability in (0, 1], got {v!r}")
         else:
             thresholds[label] = float(v)
+    review_threshold = r.get(p, "escalation_review_threshold", float, 0.6, "policy")
+    if not 0 < review_threshold <= 1:
+        r.problem("policy.escalation_review_threshold", f"expected a probability in (0, 1], got {review_threshold!r}")
+        review_threshold = 0.6
     policy = PolicyConfig(
         window_days=r.positive(p, "window_days", int, 30, "policy"),
         strikes_to_block=r.positive(p, "strikes_to_block", int, 3, "policy"),
@@ -588,6 +597,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         lexicon_files=tuple(str(Path(base_dir) / f) if not Path(f).is_absolute() else f
                             for f in r.str_list(p, "lexicon_files", (), "policy")),
         lexicon=r.table(p, "lexicon", "policy."),
+        escalation_review=r.get(p, "escalation_review", bool, True, "policy"),
+        escalation_review_threshold=review_threshold,
     )
 
     # [alerts]

@@ -46,11 +46,15 @@ import re
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.config import Config
 from monitor.domain import POLICY_KEYS, Assessment, Comment, Evidence, Scores
 
 from classifiers.policy.lexicon import Lexicon, load_lexicon, normalise
+
+#: The packaged learned escalation reviewer (see its MODEL_CARD.md).
+ESCALATION_MODEL_DIR = Path(__file__).resolve().parent / "escalation_model"
 from classifiers.policy.targets import Mention, TargetMatcher
 
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
@@ -96,6 +100,28 @@ class _Hit:
     end: int
 
 
+class EscalationReviewer:
+    """The learned escalation reviewer: ``probability(text)`` in [0, 1] that the policy's
+    action table would escalate the comment, from a logistic regression over the embedded
+    scorer's n-grams trained on labelled school comments (``training/train_escalation.py``;
+    files in ``classifiers/policy/escalation_model/``, SHA-256 checked at load). Only ever
+    routes a comment to a person; see :class:`Categoriser`.
+
+    :raises classifiers.base.ScorerError: the model files are missing, tampered with or
+        malformed (the message names the file).
+    """
+
+    def __init__(self, model_dir: Path | None = None):
+        from classifiers.embedded import EmbeddedScorer
+
+        self.scorer = EmbeddedScorer(model_dir or ESCALATION_MODEL_DIR)
+        self.version = self.scorer.version
+
+    def probability(self, text: str) -> float:
+        """The model's probability for one comment's text (0.0 for empty text)."""
+        return float(self.scorer.score([text])[0]["escalate"]) if text.strip() else 0.0
+
+
 class Categoriser:
     """Maps ``(comment, scores)`` to an :class:`~monitor.domain.Assessment`.
 
@@ -113,6 +139,7 @@ class Categoriser:
         self.targets = TargetMatcher(config, self.lexicon)
         self.own_accounts = frozenset(config.school.own_accounts)
         self._post_cache: dict[str, Mention | None] = {}
+        self.reviewer = EscalationReviewer() if config.policy.escalation_review else None
 
     # ------------------------------------------------------------------ public
     def assess(self, comment: Comment, scores: Scores) -> Assessment:
@@ -137,10 +164,18 @@ class Categoriser:
             lang = scores.language or "undetermined"
             reasons.append(f"language {lang}: the scorer cannot read it, so a person must check it"
                            + (" (keys given come from the word lists only)" if cats else ""))
+        escalate = any(k in self.policy.escalate_keys for k in cats)
+        if self.reviewer is not None and not escalate:
+            p = self.reviewer.probability(comment.text)
+            if p >= self.policy.escalation_review_threshold:
+                needs_review = True
+                reasons.append(f"possible escalation: the learned escalation model gives {p:.2f} "
+                               f"(>= {self.policy.escalation_review_threshold:g}) where the word lists "
+                               "found no escalation key, so a person should read it")
         return Assessment(
             categories=cats,
             evidence={k: tuple(ev.items[k]) for k in cats},
-            escalate=any(k in self.policy.escalate_keys for k in cats),
+            escalate=escalate,
             strikes=tuple(k for k in cats if k in self.policy.strike_keys and not k.startswith("complaint_")),
             needs_review=needs_review,
             review_reasons=tuple(reasons),
