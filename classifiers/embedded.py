@@ -114,15 +114,6 @@ def analyse(text: str) -> list[str]:
     return feats
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_verified(path: Path, expected: str | None) -> bytes:
     """Read a model file and check its SHA-256.
 

