@@ -268,46 +268,56 @@ def _word_source(tok: str) -> str:
     return "".join("'?" if ch == "'" else re.escape(ch) for ch in tok)
 
 
+class _Speller:
+    """Rewrites regex source so whole-word literals of the ``spellings`` keys also match
+    their other spellings (see :func:`expand_spellings`). Built once per set of spellings."""
+
+    def __init__(self, spellings: Mapping[str, Iterable[str]]):
+        self.forms: dict[str, str] = {}
+        for word, variants in spellings.items():
+            group = "(?:" + "|".join(dict.fromkeys(_word_source(w) for w in (word, *variants))) + ")"
+            self.forms[word] = group
+            if "'" in word:
+                self.forms[_word_source(word)] = group
+        alternation = "|".join(re.escape(k) for k in sorted(self.forms, key=len, reverse=True))
+        self.rx = re.compile(
+            rf"(?:(?<=\\b)|(?<=\\s)|(?<=\\s[+*?])|(?<=\)[+*?])|(?<=[(|) ])|(?<=\?:)|^)({alternation})"
+            rf"(?=$|[)| ]|\\(?![dwDWSsbB])|\\[bsW])") if self.forms else None
+
+    def expand(self, rx_text: str) -> str:
+        """``rx_text`` with each whole-word key replaced by the group of its spellings,
+        except inside a character class."""
+        if self.rx is None:
+            return rx_text
+        classes = _class_spans(rx_text)
+        return self.rx.sub(
+            lambda m: m.group(0) if any(a < m.start() < b for a, b in classes) else self.forms[m.group(1)],
+            rx_text)
+
+
 def expand_spellings(rx_text: str, spellings: Mapping[str, Iterable[str]]) -> str:
     """``rx_text`` with every whole-word literal occurrence of a ``spellings`` key (written
     plainly or with ``'?`` for its apostrophes) replaced by a non-capturing group of the
     key and its spellings. Occurrences inside a character class, after a backslash or
     under a quantifier are left alone (see the module docstring)."""
-    if not spellings:
-        return rx_text
-    forms: dict[str, str] = {}
-    for word, variants in spellings.items():
-        group = "(?:" + "|".join(dict.fromkeys(_word_source(w) for w in (word, *variants))) + ")"
-        forms[word] = group
-        if "'" in word:
-            forms[_word_source(word)] = group
-    alternation = "|".join(re.escape(k) for k in sorted(forms, key=len, reverse=True))
-    rx = re.compile(rf"(?:(?<=\\b)|(?<=\\s)|(?<=\\s[+*?])|(?<=\)[+*?])|(?<=[(|) ])|(?<=\?:)|^)({alternation})(?=$|[)| ]|\\(?![dwDWSsbB])|\\[bsW])")
-    out, last, depth = [], 0, 0
-    for m in rx.finditer(rx_text):
-        before = rx_text[last:m.start()]
-        depth = _class_depth(rx_text, m.start())
-        out.append(before)
-        out.append(m.group(0) if depth else forms[m.group(1)])
-        last = m.end()
-    out.append(rx_text[last:])
-    return "".join(out)
+    return _Speller(spellings).expand(rx_text)
 
 
-def _class_depth(rx_text: str, pos: int) -> int:
-    """1 when ``pos`` in ``rx_text`` is inside a character class ``[...]``, else 0."""
-    inside, i = 0, 0
-    while i < pos:
+def _class_spans(rx_text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each character class ``[...]`` in regex source (escapes skipped)."""
+    spans, start, i = [], None, 0
+    while i < len(rx_text):
         ch = rx_text[i]
         if ch == "\\":
             i += 2
             continue
-        if ch == "[" and not inside:
-            inside = 1
-        elif ch == "]" and inside:
-            inside = 0
+        if ch == "[" and start is None:
+            start = i
+        elif ch == "]" and start is not None:
+            spans.append((start, i))
+            start = None
         i += 1
-    return inside
+    return spans
 
 
 def word_regex(phrase: str, masked: bool = False, spellings: Mapping[str, Iterable[str]] | None = None) -> str:
@@ -384,6 +394,7 @@ class Lexicon:
         #: ``{word: [other spellings]}`` from every ``[spelling]`` table (see the module
         #: docstring); set by :func:`load_lexicon` before any section is added.
         self.spellings: dict[str, list[str]] = {}
+        self._speller: _Speller | None = None
 
     def add_spellings(self, data: Mapping[str, Any], source: str) -> None:
         """Merge the ``[spelling]`` table of one parsed lexicon file, if any.
@@ -403,6 +414,7 @@ class Lexicon:
                 raise LexiconError(f"{source}: [spelling] key {word!r} must be one word")
             known = self.spellings.setdefault(key, [])
             known.extend(v for v in (normalise(x.strip()) for x in variants) if v not in known and v != key)
+        self._speller = None
 
     def __getitem__(self, name: str) -> Section:
         return self.sections[name]
@@ -442,7 +454,9 @@ class Lexicon:
                         self.raw_words[name].append(normalise(item.strip()))
                         rx_text = word_regex(item, masked=name in MASKED_SECTIONS, spellings=self.spellings)
                     else:
-                        rx_text = expand_spellings(item, self.spellings)
+                        if self._speller is None:
+                            self._speller = _Speller(self.spellings)
+                        rx_text = self._speller.expand(item)
                     try:
                         rx = re.compile(rx_text, re.IGNORECASE)
                     except re.error as exc:
