@@ -197,17 +197,6 @@ def fill(store: Store, cfg, n: int, poll_days: float, seed: int = 11) -> dict:
     return counts
 
 
-def timed(fn, repeat: int):
-    """(best seconds, last result) of ``repeat`` runs after one warm-up."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, result
-
-
 class NoSend:
     """A mail sender that accepts everything (the benchmark measures building, not SMTP)."""
 
@@ -218,8 +207,9 @@ class NoSend:
 def main() -> int:
     from monitor.health import status_report
     from monitor.outbox import Outbox
-    from monitor.reports import (ReportJob, build_report, render_chart_png, render_csv, render_html,
-                                 render_text, report_message)
+    from monitor.reports import ReportJob
+
+    from bench_weekly_report import time_report, timed
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--comments", type=int, default=1_000_000)
@@ -237,12 +227,7 @@ def main() -> int:
         counts = fill(store, cfg, args.comments, args.poll_days)
         fill_s = time.perf_counter() - t
         size = path.stat().st_size
-        build_s, report = timed(lambda: build_report(store, cfg, None, NOW), args.repeat)
-        text_s, _ = timed(lambda: render_text(report), args.repeat)
-        csv_s, _ = timed(lambda: render_csv(report), args.repeat)
-        png_s, png = timed(lambda: render_chart_png(report), args.repeat)
-        html_s, _ = timed(lambda: render_html(report, chart_png=png), args.repeat)
-        msg_s, _ = timed(lambda: report_message(report, cfg, chart_png=png), args.repeat)
+        report, secs = time_report(store, cfg, NOW, args.repeat)
         cfg_out = parse_config({"school": {"name": cfg.school.name, "timezone": cfg.school.timezone},
                                 "reports": {"out_dir": str(Path(tmp) / "reports")},
                                 "alerts": {"recipients": {"headteacher": ["head@trust.example"]}}},
@@ -258,10 +243,8 @@ def main() -> int:
         "alerts": counts["alerts"], "verdicts": counts["verdicts"], "poll_log_rows": counts["poll_log"],
         "db_mb": round(size / 2**20), "fill_seconds": round(fill_s, 1),
         "report_week": report.week, "comments_in_week": sum(report.comments.values()),
-        "build_report_ms": round(build_s * 1000, 1), "render_text_ms": round(text_s * 1000, 1),
-        "render_csv_ms": round(csv_s * 1000, 1), "render_chart_png_ms": round(png_s * 1000, 1),
-        "render_html_ms": round(html_s * 1000, 1), "report_message_ms": round(msg_s * 1000, 1),
-        "report_total_ms": round((build_s + text_s + csv_s + png_s + html_s + msg_s) * 1000, 1),
+        **{f"{stage}_ms": round(sec * 1000, 1) for stage, sec in secs.items()},
+        "report_total_ms": round(sum(secs.values()) * 1000, 1),
         "report_job_run_if_due_ms": round(job_s * 1000, 1), "report_job_wrote": bool(written),
         "status_report_ms": round(status_s * 1000, 1), "status_healthy": status["healthy"],
     }
