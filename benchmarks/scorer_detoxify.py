@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from classifiers.detoxify_scorer import DetoxifyScorer
     from classifiers.fetch import prepare_checkpoint, record_manifest
+    from scorer_speed import one_at_a_time
 
     spec = importlib.util.spec_from_file_location("tiny_detoxify", REPO / "tests" / "classifiers" / "tiny_detoxify.py")
     tiny = importlib.util.module_from_spec(spec)
@@ -62,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, len(texts), args.batch):
             scorer.score(texts[i : i + args.batch])
         rate = len(texts) / (time.perf_counter() - t)
-        lat = []
-        for x in texts[:200]:
-            t = time.perf_counter()
-            scorer.score([x])
-            lat.append(time.perf_counter() - t)
+        lat = one_at_a_time(scorer.score, texts[:200])
         rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
     print(f"Detoxify path, tiny BERT checkpoint ({args.threads} torch thread(s)): load {load * 1000:.0f} ms "
           f"(SHA-256 check + Detoxify loader); batches of {args.batch}: {rate:,.0f} comments/s; "
