@@ -522,19 +522,13 @@ class FakeXServer:
         if method == "GET" and m:
             user = self._by_username.get(m.group(1).lower())
             if user is None:
-                return _json(200, {"errors": [{
-                    "value": m.group(1), "detail": f"Could not find user with username: [{m.group(1)}].",
-                    "title": "Not Found Error", "resource_type": "user", "parameter": "username",
-                    "resource_id": m.group(1), "type": "https://api.twitter.com/2/problems/resource-not-found"}]}, rl)
+                return _json(200, _user_not_found("username", m.group(1)), rl)
             return _json(200, {"data": self._user_json(user, q)}, rl)
         m = re.fullmatch(r"/2/users/(\d+)", path)
         if method == "GET" and m:
             user = self._users.get(m.group(1))
             if user is None:
-                return _json(200, {"errors": [{
-                    "value": m.group(1), "detail": f"Could not find user with id: [{m.group(1)}].",
-                    "title": "Not Found Error", "resource_type": "user", "parameter": "id",
-                    "resource_id": m.group(1), "type": "https://api.twitter.com/2/problems/resource-not-found"}]}, rl)
+                return _json(200, _user_not_found("id", m.group(1)), rl)
             return _json(200, {"data": self._user_json(user, q)}, rl)
         m = re.fullmatch(r"/2/tweets/(\d+)/hidden", path)
         if method == "PUT" and m:
@@ -788,6 +782,14 @@ def _invalid(param: str, message: str) -> dict[str, Any]:
     return {"errors": [{"parameters": {param: []}, "message": message}],
             "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
             "type": "https://api.twitter.com/2/problems/invalid-request"}
+
+
+def _user_not_found(parameter: str, value: str) -> dict[str, Any]:
+    """X's 200 body for a user lookup (by ``id`` or ``username``) that found nobody."""
+    return {"errors": [{
+        "value": value, "detail": f"Could not find user with {parameter}: [{value}].",
+        "title": "Not Found Error", "resource_type": "user", "parameter": parameter,
+        "resource_id": value, "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
 
 
 def _problem(status: int, unsupported_auth: bool = False) -> dict[str, Any]:
