@@ -395,6 +395,17 @@ class _Reader:
             return default
         return value
 
+    def probability(self, t, key, default, where) -> float:
+        """``t[key]`` as a probability in (0, 1] (``default`` when absent); anything else
+        (a boolean, a string, 0, over 1) is a problem named ``where.key``."""
+        if key not in t:
+            return default
+        v = t[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+            self.problem(f"{where}.{key}", f"expected a probability in (0, 1], got {v!r}")
+            return default
+        return float(v)
+
     def positive(self, t, key, kind, default, where, allow_zero=False):
         value = self.get(t, key, kind, default, where)
         if value is not None and (value < 0 or (value == 0 and not allow_zero)):
@@ -576,17 +587,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             r.problem("policy.one_strike_keys", f"{k}: a complaint never counts as a strike (policy)")
     thresholds = dict(DEFAULT_THRESHOLDS)
     th = r.table(p, "thresholds", "policy.")
-    for label, v in th.items():
+    for label in th:
         if label not in DETOXIFY_LABELS:
             r.problem(f"policy.thresholds.{label}", f"unknown label (expected one of {', '.join(DETOXIFY_LABELS)})")
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-            r.problem(f"policy.thresholds.{label}", f"expected a probability in (0, 1], got {v!r}")
         else:
-            thresholds[label] = float(v)
-    review_threshold = r.get(p, "escalation_review_threshold", float, 0.6, "policy")
-    if not 0 < review_threshold <= 1:
-        r.problem("policy.escalation_review_threshold", f"expected a probability in (0, 1], got {review_threshold!r}")
-        review_threshold = 0.6
+            thresholds[label] = r.probability(th, label, thresholds[label], "policy.thresholds")
     policy = PolicyConfig(
         window_days=r.positive(p, "window_days", int, 30, "policy"),
         strikes_to_block=r.positive(p, "strikes_to_block", int, 3, "policy"),
@@ -597,8 +602,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         lexicon_files=tuple(str(Path(base_dir) / f) if not Path(f).is_absolute() else f
                             for f in r.str_list(p, "lexicon_files", (), "policy")),
         lexicon=r.table(p, "lexicon", "policy."),
-        escalation_review=r.get(p, "escalation_review", bool, True, "policy"),
-        escalation_review_threshold=review_threshold,
+        escalation_review=r.get(p, "escalation_review", bool, PolicyConfig.escalation_review, "policy"),
+        escalation_review_threshold=r.probability(p, "escalation_review_threshold",
+                                                  PolicyConfig.escalation_review_threshold, "policy"),
     )
 
     # [alerts]

@@ -52,10 +52,10 @@ from monitor.config import Config
 from monitor.domain import POLICY_KEYS, Assessment, Comment, Evidence, Scores
 
 from classifiers.policy.lexicon import Lexicon, load_lexicon, normalise
+from classifiers.policy.targets import Mention, TargetMatcher
 
 #: The packaged learned escalation reviewer (see its MODEL_CARD.md).
 ESCALATION_MODEL_DIR = Path(__file__).resolve().parent / "escalation_model"
-from classifiers.policy.targets import Mention, TargetMatcher
 
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
 _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t|isn'?t|hasn'?t|haven'?t|wouldn'?t|won'?t|cannot|can'?t)\b|n't)\W*(\w+\W+){0,2}$")
