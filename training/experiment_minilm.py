@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from classifiers.embedded import analyse, normalise  # noqa: E402
 from training.data import DATA_DIR, load_all  # noqa: E402
-from training.train_embedded import BASE_RATE, C, MAX_FEATURES, MIN_DF, sample_weights, training_rows  # noqa: E402
+from training.train_embedded import BASE_RATE, C, MAX_FEATURES, MIN_DF, fit_soft, sample_weights, training_rows  # noqa: E402
 
 SHIFT = math.log(BASE_RATE / (1 - BASE_RATE))
 PCA_DIMS = 256
@@ -211,11 +211,7 @@ def cmd_teacher(args, s: Setup) -> None:
                  for alpha in (1.0, 0.0)]
     for kind, X, X_test, X_id, alpha in variants:
         tgt = np.where(np.isnan(p), s.y, alpha * s.y + (1 - alpha) * np.nan_to_num(p))
-        X2 = sp.vstack([X, X]).tocsr()
-        y2 = np.r_[np.ones(len(tgt)), np.zeros(len(tgt))]
-        w2 = np.r_[s.w * tgt, s.w * (1 - tgt)]
-        keep = w2 > 0
-        m = s.fit(X2[keep], y2[keep], w2[keep])
+        m = fit_soft(X, tgt, s.w)
         s.report(f"student {kind}, {alpha:.1f} gold + {1 - alpha:.1f} teacher on OLID rows",
                  m.decision_function(X_test) + SHIFT, m.decision_function(X_id) + SHIFT)
 
