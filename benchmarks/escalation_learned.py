@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -36,12 +35,6 @@ from monitor.config import load_config  # noqa: E402
 BLIND = ROOT / "tests" / "fixtures" / "policy_blind"
 
 
-def read(path: Path) -> list[dict]:
-    """The JSON lines of ``path``."""
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--test", default="l", help="blind set to score (default: %(default)s)")
@@ -51,17 +44,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from classifiers.policy.categoriser import EscalationReviewer
 
-    reviewer = EscalationReviewer()
-    test = read(BLIND / f"comments_{args.test}.jsonl")
-    p = np.array([reviewer.probability(r["text"]) for r in test])
-    yt = np.array([bool(r["escalate"]) for r in test])
-
     spec = importlib.util.spec_from_file_location("policy_eval", ROOT / "benchmarks" / "policy_eval.py")
     pe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pe)
+    test = pe.read_rows(str(BLIND / f"comments_{args.test}.jsonl"))
+    reviewer = EscalationReviewer()
+    p = np.array([reviewer.probability(r["text"]) for r in test])
+    yt = np.array([bool(r["escalate"]) for r in test])
     config = load_config(BLIND / f"school_{args.test}.toml")
-    rows = pe.read_rows(str(BLIND / f"comments_{args.test}.jsonl"))
-    _, escalated, _, _ = pe.run_inprocess(rows, config, pe.zero_scores)
+    _, escalated, _, _ = pe.run_inprocess(test, config, pe.zero_scores)
     rules = np.array([r["id"] in escalated for r in test])
 
     def line(name: str, flag: np.ndarray) -> str:
