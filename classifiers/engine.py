@@ -26,10 +26,10 @@ def _known_words(scorer: Scorer) -> Callable[[str], bool] | None:
     """The word test used for coverage: the embedded model's reading vocabulary (also
     used with Detoxify, whose English models read what an English vocabulary covers).
     None when the packaged embedded model cannot be loaded."""
-    from classifiers.embedded import EmbeddedScorer, known_words, load_model
+    from classifiers.embedded import known_words, load_model
 
     try:
-        model = scorer.model if isinstance(scorer, EmbeddedScorer) else load_model()
+        model = getattr(scorer, "model", None) or load_model()
         return known_words(model).__contains__
     except ScorerError:
         return None

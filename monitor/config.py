@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.domain import DETOXIFY_LABELS, PLATFORMS, POLICY_KEYS
+from monitor.domain import PLATFORMS, POLICY_KEYS, SIGNALS
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ROLES = ("coordinator", "headteacher", "safeguarding_lead", "senior_team")
@@ -204,6 +204,8 @@ DEFAULT_THRESHOLDS = {
     "threat": 0.5,
     "insult": 0.5,
     "identity_attack": 0.5,
+    "complaint": 0.5,
+    "allegation": 0.5,
 }
 
 
@@ -214,12 +216,16 @@ class PolicyConfig:
     ``escalate_keys`` escalate at once; ``strike_keys`` count as strikes (complaint keys
     are refused here: a complaint never strikes); ``one_strike_keys`` recommend a block
     at one strike; otherwise ``strikes_to_block`` strikes within ``window_days``.
-    ``thresholds`` maps Detoxify labels to the score that counts (0..1).
+    ``thresholds`` maps each signal (:data:`~monitor.domain.SIGNALS`: Detoxify's six
+    labels, ``complaint``, ``allegation``) to the probability that counts (0..1).
     ``lexicon_files`` are extra TOML lexicons; ``lexicon`` is an inline table of the same
     shape (local slang, nicknames), both merged over the shipped lexicons.
     ``escalation_review``: a comment the word lists did not escalate whose learned
     escalation probability (``classifiers/policy/escalation_model``) reaches
     ``escalation_review_threshold`` (0..1) goes to a person as ``needs_review``.
+    ``signal_review_threshold``: a comment not escalated whose ``threat`` or
+    ``allegation`` probability reaches it (0..1), but not its ``thresholds`` entry or
+    with no target found, goes to a person as ``needs_review`` ("possible escalation").
     """
 
     window_days: int = 30
@@ -232,6 +238,7 @@ class PolicyConfig:
     lexicon: Mapping[str, Any] = field(default_factory=dict)
     escalation_review: bool = True
     escalation_review_threshold: float = 0.6
+    signal_review_threshold: float = 0.3
 
 
 DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
@@ -588,8 +595,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
     thresholds = dict(DEFAULT_THRESHOLDS)
     th = r.table(p, "thresholds", "policy.")
     for label in th:
-        if label not in DETOXIFY_LABELS:
-            r.problem(f"policy.thresholds.{label}", f"unknown label (expected one of {', '.join(DETOXIFY_LABELS)})")
+        if label not in SIGNALS:
+            r.problem(f"policy.thresholds.{label}", f"unknown signal (expected one of {', '.join(SIGNALS)})")
         else:
             thresholds[label] = r.probability(th, label, thresholds[label], "policy.thresholds")
     policy = PolicyConfig(
@@ -605,6 +612,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         escalation_review=r.get(p, "escalation_review", bool, PolicyConfig.escalation_review, "policy"),
         escalation_review_threshold=r.probability(p, "escalation_review_threshold",
                                                   PolicyConfig.escalation_review_threshold, "policy"),
+        signal_review_threshold=r.probability(p, "signal_review_threshold",
+                                              PolicyConfig.signal_review_threshold, "policy"),
     )
 
     # [alerts]

@@ -35,6 +35,12 @@ DETOXIFY_LABELS: tuple[str, ...] = (
     "identity_attack",
 )
 
+#: The eight target-independent signals of the shipped model (``classifiers.signals``):
+#: Detoxify's six plus ``complaint`` (dissatisfaction with a service, a decision or
+#: someone's conduct) and ``allegation`` (a claim that someone did something wrong,
+#: harmful or improper). Probabilities in [0, 1], calibrated (0.5 means even odds).
+SIGNALS: tuple[str, ...] = DETOXIFY_LABELS + ("complaint", "allegation")
+
 #: The eleven policy keys of the Libra policy, in the policy's order, with its own words.
 POLICY_KEYS: Mapping[str, str] = {
     "allegation_staff": "allegations made about school staff",
@@ -168,6 +174,9 @@ class Comment:
     :ivar post_text: the school post's text when known (context for alerts and review).
     :ivar author_handle: X ``username`` (for profile links), None elsewhere.
     :ivar is_hidden: Graph ``is_hidden`` / X hidden reply, when known.
+    :ivar parent_text: the text of the comment it replies to, when known (thread
+        context for the categoriser: "he did the same to my son"); not stored, filled
+        from the store's copy of the parent when assessing.
     """
 
     platform: str
@@ -185,6 +194,7 @@ class Comment:
     post_text: str | None = None
     author_handle: str | None = None
     is_hidden: bool | None = None
+    parent_text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def ref(self) -> tuple[str, str]:
