@@ -69,13 +69,16 @@ def read_rows(path: str) -> list[dict]:
     return rows
 
 
-def to_comment(row: dict) -> Comment:
-    """A labelled row as a :class:`~monitor.domain.Comment` (``comment_id`` = row id)."""
+def to_comment(row: dict, texts: dict[str, str] | None = None) -> Comment:
+    """A labelled row as a :class:`~monitor.domain.Comment` (``comment_id`` = row id);
+    ``texts`` (row id to text) gives the parent's text for a reply (``parent_id``)."""
     att = (Attachment(type=row["attachment"]),) if row.get("attachment") else ()
+    parent = row.get("parent_id") or None
     return Comment(platform=row["platform"], account=row["platform"], post_id=row.get("post", "")[:40],
-                   comment_id=row["id"], parent_id=None, author_id=row["author_id"],
+                   comment_id=row["id"], parent_id=parent, author_id=row["author_id"],
                    author_name=row.get("author_name", ""), text=row.get("text", ""),
-                   created_at=row["_at"], attachments=att, post_text=row.get("post"))
+                   created_at=row["_at"], attachments=att, post_text=row.get("post"),
+                   parent_text=(texts or {}).get(parent) if parent else None)
 
 
 def make_scorer(config):
@@ -107,6 +110,9 @@ def make_scorer(config):
 #: strike keys per comment id from the last run (in-process: the assessments; replay: the
 #: DB's ``assessments.strikes``), to check that no complaint ever counted as a strike
 STRUCK: dict[str, list[str]] = {}
+#: ids sent to a person (``needs_review``) in the last run, for the "escalated or sent to a
+#: person" figure
+REVIEWED: set[str] = set()
 
 
 def zero_scores(texts):
@@ -126,7 +132,8 @@ def run_inprocess(rows: list[dict], config, score_fn=None) -> tuple[dict, set, s
         score_fn, desc = make_scorer(config)
     else:
         desc = getattr(score_fn, "__name__", "given")
-    comments = [to_comment(r) for r in rows]
+    texts = {r["id"]: r.get("text", "") for r in rows}
+    comments = [to_comment(r, texts) for r in rows]
     scores = []
     for i in range(0, len(comments), 64):
         batch = comments[i:i + 64]
@@ -134,6 +141,7 @@ def run_inprocess(rows: list[dict], config, score_fn=None) -> tuple[dict, set, s
         scores.extend(s if isinstance(s, Scores) else Scores(values=s, model="?", model_version="?") for s in out)
     pred, escalated, blocked = {}, set(), set()
     STRUCK.clear()
+    REVIEWED.clear()
     strikes: dict[str, list[StrikeRecord]] = defaultdict(list)
     last_rec: dict[str, object] = {}
     t_assess = 0.0
@@ -144,6 +152,8 @@ def run_inprocess(rows: list[dict], config, score_fn=None) -> tuple[dict, set, s
         pred[c.comment_id] = list(a.categories)
         if a.escalate:
             escalated.add(c.comment_id)
+        if a.needs_review:
+            REVIEWED.add(c.comment_id)
         recs = strike_records(c, a)
         STRUCK[c.comment_id] = list(a.strikes)
         if recs:
@@ -192,6 +202,7 @@ def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
         if id_map:
             pred = {id_map.get(k, k) or k: v for k, v in pred.items()}
         escalated, blocked = set(), set()
+        REVIEWED.clear()
         with open(alerts, encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
@@ -200,6 +211,8 @@ def run_replay(path: str, conf: str) -> tuple[dict, set, set, str]:
                 ids = [id_map.get(i, i) or i for i in al.get("comment_ids", [])]
                 if al.get("kind") == "escalation":
                     escalated.update(ids)
+                elif al.get("kind") == "needs_review":
+                    REVIEWED.update(ids)
                 elif al.get("kind") == "block_recommendation":
                     blocked.add(al.get("author_id"))
     return pred, escalated, blocked, "school-monitor replay"
@@ -242,9 +255,18 @@ def evaluate(rows, pred, escalated, blocked, config) -> dict:
     tp = len(esc_true & escalated)
     esc = {"precision": tp / len(escalated) if escalated else 1.0, "recall": tp / len(esc_true) if esc_true else 1.0,
            "tp": tp, "fp": len(escalated - esc_true), "fn": len(esc_true - escalated)}
+    seen = escalated | REVIEWED
+    tp2 = len(esc_true & seen)
+    esc_or_review = {"precision": tp2 / len(seen) if seen else 1.0,
+                     "recall": tp2 / len(esc_true) if esc_true else 1.0, "sent": len(seen)}
     complaint_strikes = sum(1 for r in rows for k in STRUCK.get(r["id"], []) if k.startswith("complaint_"))
     expected = labelled_blocks(rows, config)
+    btp = len(expected & blocked)
+    bp = btp / len(blocked) if blocked else 1.0
+    br = btp / len(expected) if expected else 1.0
     return {"per_key": per_key, "macro_f1": sum(f1s) / len(f1s), "escalation": esc,
+            "escalated_or_reviewed": esc_or_review,
+            "block_f1": {"precision": bp, "recall": br, "f1": 2 * bp * br / (bp + br) if bp + br else 0.0},
             "complaint_strikes": complaint_strikes,
             "blocks": {"expected": sorted(expected), "predicted": sorted(blocked),
                        "missing": sorted(expected - blocked), "extra": sorted(blocked - expected),
@@ -284,10 +306,15 @@ def main(argv=None) -> int:
     print(f"macro-F1 (11 keys): {res['macro_f1']:.3f}")
     e = res["escalation"]
     print(f"escalation: precision {e['precision']:.3f} recall {e['recall']:.3f} (TP {e['tp']}, FP {e['fp']}, FN {e['fn']})")
+    e2 = res["escalated_or_reviewed"]
+    print(f"escalated or sent to a person: recall {e2['recall']:.3f} precision {e2['precision']:.3f} "
+          f"({e2['sent']} comments)")
     print(f"complaints counted as strikes: {res['complaint_strikes']}")
     b = res["blocks"]
     print(f"block recommendations: {len(b['predicted'])} predicted, {len(b['expected'])} implied by labels; "
           f"exact match: {b['exact']}; missing {b['missing']}; extra {b['extra']}")
+    bf = res["block_f1"]
+    print(f"block recommendations: precision {bf['precision']:.3f} recall {bf['recall']:.3f} F1 {bf['f1']:.3f}")
     if args.errors:
         for r in rows:
             p, t = set(pred.get(r["id"], [])), set(r["categories"])

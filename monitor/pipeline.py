@@ -285,6 +285,10 @@ class Pipeline:
         return processed, alert_ids
 
     def _assess_one(self, comment: Comment, version: int, scores: Scores) -> list[int]:
+        if comment.parent_id and comment.parent_text is None:
+            parent = self.store.get_comment(comment.platform, comment.parent_id)
+            if parent is not None:
+                comment = dataclasses.replace(comment, parent_text=parent.text)
         if len(comment.text) > MAX_ASSESS_CHARS:
             head = dataclasses.replace(comment, text=comment.text[:MAX_ASSESS_CHARS])
             assessment = self.categoriser.assess(head, scores)

@@ -62,7 +62,8 @@ def row_to_comment(row: dict[str, Any], line_no: int = 0) -> tuple[Comment, Post
     attachments = (Attachment(str(attachment)),) if attachment else ()
     account = f"replay-{platform}"
     comment = Comment(
-        platform=platform, account=account, post_id=post_id, comment_id=str(row["id"]), parent_id=None,
+        platform=platform, account=account, post_id=post_id, comment_id=str(row["id"]),
+        parent_id=str(row["parent_id"]) if row.get("parent_id") else None,
         author_id=author, author_name=str(row.get("author_name") or ""), text=str(row["text"]),
         created_at=created, permalink=None, attachments=attachments,
         raw={k: v for k, v in row.items() if k not in ("categories", "escalate", "note")},

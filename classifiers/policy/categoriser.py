@@ -42,6 +42,7 @@ scores (``insult``, ``threat``, ``identity_attack``, ``toxicity``) over the conf
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
@@ -51,6 +52,7 @@ from pathlib import Path
 from monitor.config import Config
 from monitor.domain import POLICY_KEYS, Assessment, Comment, Evidence, Scores
 
+from classifiers.normalise import fold
 from classifiers.policy.lexicon import Lexicon, load_lexicon, normalise
 from classifiers.policy.targets import Mention, TargetMatcher
 
@@ -156,7 +158,15 @@ class Categoriser:
         if comment.author_id in self.own_accounts:
             return Assessment(counted=False, review_reasons=())
         ev = _Collector()
-        self._categorise(comment, scores, ev)
+        # the word lists and targets read the folded text (invisible characters removed,
+        # look-alikes and masked letters folded); evidence spans point into the original
+        folded = fold(comment.text or "")
+        if folded.text == (comment.text or ""):
+            self._categorise(comment, scores, ev)
+        else:
+            self._categorise(dataclasses.replace(comment, text=folded.text), scores, ev)
+            for key, items in ev.items.items():
+                ev.items[key] = [dataclasses.replace(e, span=folded.span(*e.span)) if e.span else e for e in items]
         cats = tuple(k for k in POLICY_KEYS if ev.has(k))
         needs_review = not scores.readable
         reasons: list[str] = []
@@ -165,7 +175,10 @@ class Categoriser:
             reasons.append(f"language {lang}: the scorer cannot read it, so a person must check it"
                            + (" (keys given come from the word lists only)" if cats else ""))
         escalate = any(k in self.policy.escalate_keys for k in cats)
-        if self.reviewer is not None and not escalate:
+        if ev.reviews and not escalate:
+            needs_review = True
+            reasons.extend(ev.reviews)
+        if self.reviewer is not None and not escalate and not ev.reviews:
             p = self.reviewer.probability(comment.text)
             if p >= self.policy.escalation_review_threshold:
                 needs_review = True
@@ -199,6 +212,89 @@ class Categoriser:
             self._post_cache.clear()
         self._post_cache[comment.post_text] = result
         return result
+
+    def _context_staff(self, comment: Comment, post_staff: Mention | None) -> Mention | None:
+        """The one staff member the thread points to: named in the comment this one replies
+        to (``parent_text``), else in the school's post."""
+        if comment.parent_text:
+            found = [m for m in self.targets.find(comment.parent_text) if m.kind == "staff" and m.staff]
+            people = {m.staff for m in found}
+            if len(people) == 1:
+                return Mention("staff", 0, 0, found[0].surface, found[0].staff, "named in the comment it replies to")
+        return post_staff
+
+    def _signal_keys(self, comment: Comment, scores: Scores, ev: "_Collector", mentions: list[Mention],
+                     staff_mentions: list[Mention], post_staff: Mention | None, other_schools: list[Mention],
+                     addressed_parent: bool, reporting: bool, idioms: bool, praise: bool, norm: str) -> None:
+        """Keys from the signals (:mod:`classifiers.signals`) and the targets: the model says
+        what a comment does (threatens, alleges, insults, complains), the roster and the thread
+        say whom it is about, and the conventions of the policy combine them. Adds only keys
+        the word lists did not give; each key's evidence names the signal, its probability,
+        the threshold and the target mention. A probable threat or allegation that reaches
+        no key is recorded in ``ev.reviews`` (a person reads it)."""
+        th = self.policy.thresholds
+        val = scores.values
+
+        def p(label: str) -> float:
+            return float(val.get(label, 0.0))
+
+        def add(key: str, label: str, t: Mention | None, why: str) -> None:
+            if t is not None:
+                ev.add(key, "target", t.describe(), (t.start, t.end) if t.end > t.start else None)
+            ev.add(key, "score", f"{label} {p(label):.2f} {why}", label=label, score=p(label),
+                   threshold=th.get(label, 0.5))
+
+        pronoun = bool(_PRONOUN_SUBJ.search(norm))
+        named_staff = [m for m in staff_mentions if m.how != "role" or m.staff] or staff_mentions
+        context = self._context_staff(comment, post_staff) if pronoun and not named_staff else None
+        staff_t = named_staff[0] if named_staff else context
+        pupils = [m for m in mentions if m.kind == "pupil" and not _in_other_school(other_schools, m)]
+        if reporting:
+            return  # quoting in order to report (convention 7): the words are not the author's
+
+        # threat_violence: to anyone, or to the site; idioms were blanked for the word lists,
+        # and the model must be surer when the comment holds one
+        thr = p("threat")
+        if not ev.has("threat_violence") and thr >= th.get("threat", 0.5) and (not idioms or thr >= 0.8):
+            t = staff_t or (pupils[0] if pupils else None)
+            add("threat_violence", "threat", t, "(threat or wish of harm)" + (f" aimed at {t.kind}" if t else ""))
+
+        # allegations: a claim of wrongdoing, about staff or a pupil
+        alg = p("allegation")
+        if alg >= th.get("allegation", 0.5) and not (ev.has("allegation_staff") or ev.has("allegation_pupil")):
+            if staff_t is not None:
+                add("allegation_staff", "allegation", staff_t, "(a claim of wrongdoing) about staff")
+            elif pupils:
+                add("allegation_pupil", "allegation", pupils[0], "(a claim of wrongdoing) about a pupil")
+            else:
+                ev.reviews.append(f"possible allegation: allegation {alg:.2f} but no staff member or pupil "
+                                  "found as its subject, so a person should read it")
+
+        # offensive_*: an insult aimed at staff or a pupil (not at other parents: convention 4)
+        ins = p("insult")
+        if ins >= th.get("insult", 0.5) and not addressed_parent and not praise:
+            if staff_t is not None and not ev.has("offensive_staff") and not ev.has("offensive_pupil"):
+                add("offensive_staff", "insult", staff_t, "aimed at staff")
+            elif staff_t is None and pupils and not ev.has("offensive_pupil") \
+                    and not any(m.kind == "parent" for m in mentions):
+                add("offensive_pupil", "insult", pupils[0], "aimed at a pupil")
+
+        # complaint_*: dissatisfaction, when nothing worse is said of that target (convention 1)
+        cmp_ = p("complaint")
+        if cmp_ >= th.get("complaint", 0.5) and not (ev.has("complaint_staff") or ev.has("complaint_school")):
+            if named_staff and named_staff[0].staff:
+                add("complaint_staff", "complaint", named_staff[0], "about staff")
+            else:
+                school = next((m for m in mentions if m.kind == "school"), None)
+                add("complaint_school", "complaint", school, "about the school")
+
+        # the safety net: probably an escalation, but no key was reached
+        escalated = any(ev.has(k) for k in self.policy.escalate_keys)
+        top = max(thr, alg)
+        if not escalated and top >= self.policy.signal_review_threshold and not ev.reviews:
+            label = "threat" if thr >= alg else "allegation"
+            ev.reviews.append(f"possible escalation: {label} {top:.2f} (>= {self.policy.signal_review_threshold:g}) "
+                              "where no escalation key was reached, so a person should read it")
 
     def _hits(self, section: str, norm: str) -> list[_Hit]:
         out = []
@@ -580,6 +676,10 @@ class Categoriser:
             key = "complaint_staff" if t.kind == "staff" and not share else "complaint_school"
             ev.add(key, "target", t.describe(), (t.start, t.end))
             ev.add(key, "lexicon", f'unmet expectation "{text[h.start:h.end]}"', (h.start, h.end))
+        # ---- signals x targets: what the model says, about whom the roster says ----
+        self._signal_keys(comment, scores, ev, mentions, staff_mentions, post_staff, other_schools,
+                          addressed_parent, bool(reporting), bool(idiom_spans), bool(hits("praise")), norm)
+
         # the school is only the default target: a complaint that names staff and not
         # the school is about the staff
         if ev.has("complaint_staff") and not any(e.kind == "target" for e in ev.items["complaint_school"]):
@@ -620,6 +720,7 @@ class _Collector:
     """Evidence per key, deduplicated, in insertion order."""
 
     def __init__(self) -> None:
+        self.reviews: list[str] = []  # why a person should read it (signals' safety net)
         self.items: dict[str, list[Evidence]] = OrderedDict((k, []) for k in POLICY_KEYS)
         self._seen: dict[str, set[Evidence]] = {k: set() for k in POLICY_KEYS}
 

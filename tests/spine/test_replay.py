@@ -47,3 +47,33 @@ def test_replay_reports_bad_lines_by_number_and_goes_on(tmp_path, capsys):
     assert summary["comments_read"] == 1
     skipped = "\n".join(summary["skipped_lines"])
     assert "line 2: not JSON" in skipped and "line 3 (comment X2)" in skipped and "line 4 (comment X3)" in skipped
+
+
+def test_replay_gives_a_reply_its_parent_as_thread_context(tmp_path):
+    """A reply's "he" is resolved to the staff member named in the comment it replies to
+    (``parent_id``): the pipeline reads the parent from the store. The allegation threshold
+    is set to 0 so that the test is about the thread, not the model's judgement."""
+    import sqlite3
+
+    conf = tmp_path / "school.toml"
+    conf.write_text(demo_path("school.toml").read_text(encoding="utf-8")
+                    + "\n[policy.thresholds]\nallegation = 0.0\n", encoding="utf-8")
+    base = {"platform": "facebook", "post": "Sports day", "attachment": None}
+    rows = [
+        {**base, "id": "T1", "author_id": "fb:71", "author_name": "A", "created_at": "2026-10-01T10:00:00+01:00",
+         "text": "Mr Okafor shouted at my daughter in front of everyone"},
+        {**base, "id": "T2", "author_id": "fb:72", "author_name": "B", "created_at": "2026-10-01T10:05:00+01:00",
+         "text": "he did exactly the same to my son", "parent_id": "T1"},
+        {**base, "id": "T3", "author_id": "fb:73", "author_name": "C", "created_at": "2026-10-01T10:06:00+01:00",
+         "text": "he did exactly the same to my son"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    db = tmp_path / "r.db"
+    assert main(["replay", str(src), "--config", str(conf), "--db", str(db)]) == 0
+    con = sqlite3.connect(db)
+    got = {cid: (json.loads(cats), ev) for cid, cats, ev in
+           con.execute("SELECT comment_id, categories, evidence FROM assessments")}
+    assert "allegation_staff" in got["T2"][0]
+    assert "named in the comment it replies to" in got["T2"][1]
+    assert "allegation_staff" not in got["T3"][0]   # no thread: nobody to resolve "he" to
