@@ -90,3 +90,29 @@ def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
     assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'account_resumed'") == 1
     store.close()
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 0
+
+
+@pytest.mark.parametrize("mode, warned", [(0o644, True), (0o640, True), (0o604, True), (0o600, False),
+                                          (0o400, False)], ids=["0644", "0640", "0604", "0600", "0400"])
+def test_check_warns_when_a_token_file_is_readable_by_group_or_others(platforms, tmp_path, capsys, mode, warned):
+    """Issue 14, item 4: a ``*_file`` credential readable by anyone but its owner gets a
+    warning naming the key, the file and its mode (never the token); the check still passes."""
+    cfg, graph, x, smtp = platforms
+    token_file = tmp_path / "secrets" / "facebook-token"
+    token_file.parent.mkdir()
+    token_file.write_text(FB_TOKEN + "\n")
+    token_file.chmod(mode)
+    text = cfg.read_text()
+    assert 'token_env = "TEST_FB_TOKEN"' in text
+    cfg.write_text(text.replace('token_env = "TEST_FB_TOKEN"', f'token_file = "{token_file}"'))
+    assert main(["check", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] fb: fb token" in out, "the token file was not used"
+    warnings = [line for line in out.splitlines() if line.startswith("[warn]")]
+    if warned:
+        (line,) = warnings
+        assert "accounts[0].token" in line and str(token_file) in line and f"{mode:04o}" in line
+        assert "chmod 0600" in line
+    else:
+        assert warnings == []
+    assert FB_TOKEN not in out
