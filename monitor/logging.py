@@ -38,8 +38,10 @@ def register_secret(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace every registered secret in ``text`` with ``[REDACTED]``."""
-    for s in _SECRETS:
+    """Replace every registered secret in ``text`` with ``[REDACTED]`` (longest first, so
+    a secret that contains another is replaced whole). Safe while another thread registers
+    a secret (it works on a snapshot)."""
+    for s in sorted(tuple(_SECRETS), key=len, reverse=True):
         if s in text:
             text = text.replace(s, "[REDACTED]")
     return text
