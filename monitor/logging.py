@@ -68,13 +68,20 @@ def _redact_processor(_logger: Any, _name: str, event_dict: dict) -> dict:
 class _RedactedRenderer:
     """Wraps a structlog renderer: :func:`redact` over the whole rendered line, so that a
     secret inside any object's ``repr``, a traceback or anything else the renderer adds
-    never reaches the stream."""
+    never reaches the stream. With ``terminal``, control characters (from a platform's
+    error text, say) are shown as escapes (:func:`monitor.cliutil.visible`)."""
 
-    def __init__(self, renderer: Any):
+    def __init__(self, renderer: Any, terminal: bool = False):
         self.renderer = renderer
+        self.terminal = terminal
 
     def __call__(self, logger: Any, name: str, event_dict: dict) -> str:
-        return redact(self.renderer(logger, name, event_dict))
+        line = redact(self.renderer(logger, name, event_dict))
+        if self.terminal:
+            from monitor.cliutil import visible
+
+            line = visible(line, multiline=True)
+        return line
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -171,7 +178,7 @@ def configure(level: str = "INFO", stream: TextIO | str | None = None, json: boo
             # below like every value, and present in JSON lines too.
             structlog.processors.format_exc_info,
             _redact_processor,
-            _RedactedRenderer(renderer),
+            _RedactedRenderer(renderer, terminal=not json),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(file=out),

@@ -228,3 +228,14 @@ def test_run_on_a_terminal_never_shows_the_x_token(tmp_path):
     assert "gzip" in text.lower(), f"the failed poll was not reported:\n{text[-3000:]}"
     for needle in (X_TOKEN, X_TOKEN[8:28]):
         assert needle not in text, f"the X token appears on the terminal:\n{text[-3000:]}"
+
+
+def test_console_lines_show_control_characters_visibly(restore_logging):
+    """Issue 14, item 3: text from outside in a console log line (a platform's error text)
+    cannot act on the terminal; JSON lines escape it anyway."""
+    buf = io.StringIO()
+    mlog.configure("INFO", stream=buf, json=False)
+    mlog.get_logger().error("poll_failed", error="refused \x1b]0;owned\x07\x1b[2J \u202eevil")
+    out = buf.getvalue()
+    assert "refused \\x1b]0;owned\\x07\\x1b[2J \\u202eevil" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
