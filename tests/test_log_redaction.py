@@ -235,7 +235,13 @@ def test_console_lines_show_control_characters_visibly(restore_logging):
     cannot act on the terminal; JSON lines escape it anyway."""
     buf = io.StringIO()
     mlog.configure("INFO", stream=buf, json=False)
-    mlog.get_logger().error("poll_failed", error="refused \x1b]0;owned\x07\x1b[2J \u202eevil")
+    log = mlog.get_logger()
+    log.error("poll_failed", error="refused \x1b]0;owned\x07\x1b[2J \u202eevil")
+    try:
+        raise ValueError("Graph said \x1b]0;owned\x07 \u202eevil")
+    except ValueError:
+        log.exception("poll_job_failed")
     out = buf.getvalue()
     assert "refused \\x1b]0;owned\\x07\\x1b[2J \\u202eevil" in out
+    assert "ValueError: Graph said \\x1b]0;owned\\x07 \\u202eevil" in out
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
