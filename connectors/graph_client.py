@@ -14,7 +14,8 @@ Secrets
 The Page access token travels in the ``Authorization: Bearer`` header, never in a URL we
 build. ``appsecret_proof`` (HMAC-SHA256 of the token keyed with the app secret, hex) is a
 query parameter, as the Graph API requires. ``paging.next`` URLs are followed exactly as
-given (httpx 0.28 replaces a URL's query string when ``params`` is passed, so none is);
+given (httpx 0.28 replaces a URL's query string when ``params`` is passed, so none is),
+and only on the API root's scheme, host and port (the token goes with every request);
 those URLs may carry ``access_token=``, so every URL that reaches an error message or a log
 line goes through :func:`redact`, and httpx's own request log lines are redacted by a
 filter installed on the ``httpx`` logger.
@@ -341,7 +342,13 @@ class GraphClient:
 
     def get_url(self, url: str, *, action: str) -> dict:
         """Follow a ``paging.next`` URL exactly as given (no ``params``: httpx 0.28 would
-        replace its query string). ``appsecret_proof`` is appended only if missing."""
+        replace its query string). ``appsecret_proof`` is appended only if missing.
+
+        :raises ConnectorError: ``refused``, before anything is sent, when the URL is not on
+            the API root's scheme, host and port (another host, plain http when the API is
+            https): the token would go with it. The message names the URL's host only.
+        """
+        self._check_origin(url)
         if self._proof and "appsecret_proof=" not in url:
             url += ("&" if "?" in url else "?") + f"appsecret_proof={self._proof}"
         return self._call("GET", url, params=None, action=action)
@@ -351,6 +358,25 @@ class GraphClient:
         return self._call("POST", f"{self.root}/{path.lstrip('/')}", params={}, data=dict(data), action=action)
 
     # -- internals ----------------------------------------------------------------------
+    def _check_origin(self, url: str) -> None:
+        """Refuse a URL that is not on ``self.root``'s scheme, host and port."""
+        root = httpx.URL(self.root)
+        try:
+            u = httpx.URL(url)
+            where = (u.scheme, u.host, u.port)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            u, where = None, None
+        if where == (root.scheme, root.host, root.port):
+            return
+        if u is None:
+            shown = "an unusable URL (unparseable)"
+        else:
+            host = (u.host or "no host") + (f":{u.port}" if u.port else "")
+            shown = f"{u.scheme or 'no scheme'} URL on {host}"
+        origin = f"{root.scheme}://{root.host}" + (f":{root.port}" if root.port else "")
+        raise ConnectorError(f"refused to follow paging.next to {redact(shown, self._secrets)}: the Page token is "
+                             f"only sent to {origin}", platform=PLATFORM, kind="refused")
+
     def _call(self, method: str, url: str, *, params: dict | None, action: str,
               data: dict | None = None) -> dict:
         where = describe_url(method, url)

@@ -536,11 +536,19 @@ def _e(value: Any) -> str:
     return html.escape(safe_text(value), quote=True)
 
 
+def is_web_url(url: Any) -> bool:
+    """True when ``url`` (from a platform payload or the store) may become a link in HTML:
+    it starts with ``http://`` or ``https://`` (lower case). Never a ``javascript:``,
+    ``data:``, ``vbscript:`` or scheme-relative link. Used by the alert emails and the evidence
+    bundle's ``summary.html``."""
+    return bool(url) and re.match(r"https?://", safe_text(url)) is not None
+
+
 def _link(url: str | None, label: str | None = None) -> str:
     if not url:
         return _e(label or "")
     u = safe_text(url)
-    if not re.match(r"https?://", u):  # never a javascript: or data: link from a payload
+    if not is_web_url(u):  # never a javascript: or data: link from a payload
         return _e(label or u)
     return f'<a href="{html.escape(u, quote=True)}">{_e(label or u)}</a>'
 

@@ -83,8 +83,35 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def secret_file_warnings(config) -> list[str]:
+    """One warning per ``*_file`` secret (account tokens and secrets, the SMTP password)
+    whose file can be read by its group or by others: only its owner (the service user)
+    should read it. Files that cannot be read at all are left to the account and SMTP
+    checks. The messages name the key, the file and its mode, never the value."""
+    import os
+    import stat
+
+    refs = [ref for a in config.accounts for ref in a.secrets.values()]
+    if config.alerts.smtp.password is not None:
+        refs.append(config.alerts.smtp.password)
+    out = []
+    for ref in refs:
+        if ref is None or not ref.file:
+            continue
+        try:
+            mode = stat.S_IMODE(os.stat(ref.file).st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            who = " and ".join(w for w, bits in (("its group", 0o070), ("others", 0o007)) if mode & bits)
+            out.append(f"{ref.key}: {ref.file} is mode {mode:04o}, readable by {who}; "
+                       f"chmod 0600 it (owned by the service user) or use {ref.key.rsplit('.', 1)[-1]}_credential")
+    return out
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Check the config, the store, each account's connection and the SMTP server."""
+    """Check the config, the store, each account's connection and the SMTP server.
+    Warns (``[warn]``, exit status unchanged) about token files others can read."""
     from connectors import build_connector
     from monitor.store import Store
 
@@ -102,6 +129,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             line(False, "config", p)
         return 2
     line(True, "config", f"{config.source}: {len(config.accounts)} account(s), {len(config.staff)} staff")
+    for warning in secret_file_warnings(config):
+        print(f"[warn] secrets: {warning}")
     store = None
     try:
         store = Store.open(db_path(args, config))

@@ -6,9 +6,10 @@
 
 Without ``--week`` the previous week (school time) is reported. The report is printed
 (text, HTML with the chart embedded, CSV) or written to ``--out`` (also ``--format png``:
-the report as one picture, for a README or a slide). ``--send`` also emails it
-to the ``[alerts.routes] report`` roles through the outbox (stored first, so an SMTP
-failure keeps it for the daemon to retry) and records it in ``reports``.
+the report as one picture, for a README or a slide), mode 0600 (it names commenters).
+Printed, control characters from the platforms are shown visibly (``\\x1b``). ``--send``
+also emails it to the ``[alerts.routes] report`` roles through the outbox (stored first,
+so an SMTP failure keeps it for the daemon to retry) and records it in ``reports``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitor.cliutil import CommandError, add_config_arg, load_config_from_args, open_store
+from monitor.cliutil import CommandError, add_config_arg, load_config_from_args, open_store, visible
+from monitor.files import write_private
 
 
 def system_clock() -> datetime:
@@ -76,16 +78,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             data = render_report_png(report)
         if args.out:
             try:
-                out = Path(args.out)
-                if isinstance(data, bytes):
-                    out.write_bytes(data)
-                else:
-                    out.write_text(data, encoding="utf-8", newline="" if args.format == "csv" else None)
+                # 0600 and atomic, like every file that names commenters
+                write_private(Path(args.out), data if isinstance(data, bytes) else data.encode("utf-8"))
             except OSError as exc:
                 raise CommandError(f"--out {args.out}: cannot write: {exc.strerror}") from None
             print(f"report {report.week} written to {args.out}", file=sys.stderr)
         else:
-            sys.stdout.write(data if isinstance(data, str) else "")
+            # names and ids from the platforms: control characters shown, never acting on the terminal
+            text = data if isinstance(data, str) else ""
+            sys.stdout.write(visible(text, multiline=True) if args.format == "text" or sys.stdout.isatty()
+                             else text)
         if args.send:
             from monitor.mailer import sender_from_config
             from monitor.outbox import Outbox

@@ -37,7 +37,8 @@ from zoneinfo import ZoneInfo
 
 from monitor import calibration as calib
 from monitor import evidence, retention, review, sar
-from monitor.cliutil import CommandError, actor, add_actor_arg, add_config_arg, load_config_from_args, open_store
+from monitor.cliutil import (CommandError, VisibleWriter, actor, add_actor_arg, add_config_arg,
+                             load_config_from_args, open_store, visible)
 from monitor.domain import POLICY_KEYS, parse_time
 
 Clock = Callable[[], datetime]
@@ -63,8 +64,12 @@ def _local(value: str | None, tz: ZoneInfo) -> str:
 
 
 def _one_line(text: str | None, width: int = 60) -> str:
-    s = " ".join((text or "").split())
+    """Outside text on one line (whitespace collapsed, controls shown visibly), cut to ``width``."""
+    s = visible(" ".join((text or "").split()))
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+_v = visible  # a one-line field from outside (name, id, note, URL): controls and line breaks shown as escapes
 
 
 def _json_out(obj: Any, out: TextIO) -> None:
@@ -81,14 +86,14 @@ def format_queue(items: list[review.ReviewItem], tz: ZoneInfo) -> str:
     lines = [f"{'ID':>5}  {'KIND':<20} {'STATUS':<12} {'CREATED':<21} {'AUTHOR':<16} SUMMARY"]
     for it in items:
         lines.append(f"{it.id:>5}  {it.kind:<20} {it.review_status:<12} {_local(it.created_at, tz):<21} "
-                     f"{(it.author_id or '-'):<16} {_one_line(it.summary, 70)}")
+                     f"{_v(it.author_id or '-'):<16} {_one_line(it.summary, 70)}")
     return "\n".join(lines) + "\n"
 
 
 def _comment_line(c: dict, tz: ZoneInfo, indent: str = "  ") -> str:
     text = c.get("text")
     shown = "[text purged]" if text is None else _one_line(text, 100)
-    return f"{indent}{_local(c.get('created_at'), tz)}  {c.get('author_name') or c.get('author_id')}: {shown}"
+    return f"{indent}{_local(c.get('created_at'), tz)}  {_v(c.get('author_name') or c.get('author_id'))}: {shown}"
 
 
 def format_detail(d: review.ReviewDetail, tz: ZoneInfo) -> str:
@@ -96,30 +101,30 @@ def format_detail(d: review.ReviewDetail, tz: ZoneInfo) -> str:
     it = d.item
     out = [f"Review item {it.id}: {it.kind}{' (urgent)' if it.urgent else ''}, {it.review_status}",
            f"  created {_local(it.created_at, tz)}; email {it.delivery}",
-           f"  {it.summary}"]
+           f"  {_v(it.summary)}"]
     if it.acked_at:
-        out.append(f"  acknowledged by {it.acked_by} at {_local(it.acked_at, tz)}")
+        out.append(f"  acknowledged by {_v(it.acked_by)} at {_local(it.acked_at, tz)}")
     if it.resolved_at:
-        out.append(f"  resolved by {it.resolved_by} at {_local(it.resolved_at, tz)}: {it.verdict}"
-                   + (f" ({it.note})" if it.note else ""))
+        out.append(f"  resolved by {_v(it.resolved_by)} at {_local(it.resolved_at, tz)}: {it.verdict}"
+                   + (f" ({_v(it.note)})" if it.note else ""))
     if d.details.get("reason"):
-        out.append(f"  reason: {d.details['reason']}")
+        out.append(f"  reason: {_v(d.details['reason'])}")
     for v in d.comments:
         c = v.comment
-        out += ["", f"Comment {c['platform']}:{c['comment_id']} (account {c['account']})"]
+        out += ["", f"Comment {c['platform']}:{_v(c['comment_id'])} (account {c['account']})"]
         if v.post:
             out.append(f"  on the school's post: {_one_line(v.post.get('text'), 100)}")
         if v.parent:
             out.append("  in reply to:")
             out.append(_comment_line(v.parent, tz, "    "))
-        out.append(f"  by {c['author_name'] or 'unnamed'} ({c['author_id']}) at {_local(c['created_at'], tz)}")
+        out.append(f"  by {_v(c['author_name'] or 'unnamed')} ({_v(c['author_id'])}) at {_local(c['created_at'], tz)}")
         text = c["text"]
-        body = f"[text purged on {c['purged_at']}]" if text is None else text
+        body = f"[text purged on {c['purged_at']}]" if text is None else visible(text, multiline=True)
         out.append(textwrap.indent(textwrap.fill(body, 92, replace_whitespace=False) if body else "(no text)",
                                    "  | "))
         for a in c["attachments"] or []:
-            out.append(f"  attachment: {a.get('type')} {a.get('url') or ''}".rstrip())
-        out.append(f"  link: {c['permalink'] or '-'}")
+            out.append(f"  attachment: {_v(a.get('type'))} {_v(a.get('url') or '')}".rstrip())
+        out.append(f"  link: {_v(c['permalink'] or '-')}")
         state = []
         if c["deleted_at"]:
             state.append(f"deleted on the platform {_local(c['deleted_at'], tz)}")
@@ -136,16 +141,16 @@ def format_detail(d: review.ReviewDetail, tz: ZoneInfo) -> str:
         out.append(f"  keys: {', '.join(v.keys) or 'none'}")
         if v.assessment:
             for e in v.assessment.get("evidence") or []:
-                out.append(f"    {e.get('key')}: {e.get('detail')}")
+                out.append(f"    {_v(e.get('key'))}: {_v(e.get('detail'))}")
             for r in v.assessment.get("review_reasons") or []:
-                out.append(f"    review: {r}")
+                out.append(f"    review: {_v(r)}")
         if v.scores:
             s = v.scores[0]
             vals = ", ".join(f"{k} {float(x):.2f}" for k, x in sorted(s["values"].items()))
             out.append(f"  scores ({s['model']} {s['model_version']}, v{s['version']}): {vals}")
         for vd in v.verdicts:
-            out.append(f"  verdict: {vd['verdict']} by {vd['by']} at {_local(vd['at'], tz)}"
-                       + (f" ({vd['note']})" if vd["note"] else ""))
+            out.append(f"  verdict: {vd['verdict']} by {_v(vd['by'])} at {_local(vd['at'], tz)}"
+                       + (f" ({_v(vd['note'])})" if vd["note"] else ""))
         if v.siblings or v.replies:
             out.append("  thread:")
             for s in sorted([*v.siblings, c], key=lambda x: (x["created_at"], x["comment_id"])):
@@ -155,20 +160,20 @@ def format_detail(d: review.ReviewDetail, tz: ZoneInfo) -> str:
                 out.append(_comment_line(r, tz, "    ↳ "))
     if d.author:
         a = d.author
-        name = (a.author or {}).get("name") or "unnamed"
-        out += ["", f"Author {name} ({(a.author or {}).get('author_id', it.author_id)}): {a.comments} comment(s) "
+        name = _v((a.author or {}).get("name") or "unnamed")
+        out += ["", f"Author {name} ({_v((a.author or {}).get('author_id', it.author_id))}): {a.comments} comment(s) "
                     f"stored, {len(a.flagged)} flagged, {len(a.strikes)} strike(s), "
                     f"{len(a.block_recommendations)} block recommendation(s)"]
         for s in a.strikes:
-            out.append(f"  strike {s['key']} at {_local(s['at'], tz)} ({s['platform']}:{s['comment_id']})")
+            out.append(f"  strike {s['key']} at {_local(s['at'], tz)} ({s['platform']}:{_v(s['comment_id'])})")
         for f in a.flagged[:10]:
-            out.append(f"  flagged {f['platform']}:{f['comment_id']} {_local(f['created_at'], tz)} "
+            out.append(f"  flagged {f['platform']}:{_v(f['comment_id'])} {_local(f['created_at'], tz)} "
                        f"[{', '.join(f['keys']) or 'review'}]: "
                        f"{_one_line(f['text'], 70) if f['text'] is not None else '[purged]'}")
     if d.audit:
         out += ["", "Audit trail:"]
         for e in d.audit:
-            out.append(f"  {_local(e['at'], tz)} {e['actor']} {e['action']}" + (f": {e['reason']}" if e["reason"] else ""))
+            out.append(f"  {_local(e['at'], tz)} {_v(e['actor'])} {e['action']}" + (f": {_v(e['reason'])}" if e["reason"] else ""))
     if it.review_status != "resolved":
         out += ["", f"Next: school-monitor review ack {it.id}  |  school-monitor review resolve {it.id} "
                     f"--verdict {'|'.join(review.VERDICTS)}"]
@@ -192,9 +197,12 @@ class _Commands:
 
     @property
     def out(self) -> TextIO:
+        """Where the command writes: every write shows control characters visibly
+        (:class:`monitor.cliutil.VisibleWriter`), so no comment text, name or file name
+        from a bundle acts on the terminal; JSON stays the same JSON."""
         import sys
 
-        return self._out or sys.stdout
+        return VisibleWriter(self._out or sys.stdout)  # type: ignore[return-value]
 
     def _open(self, args: argparse.Namespace):
         config = load_config_from_args(args)

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
-from monitor.cliutil import CommandError, add_config_arg, load_config_from_args
+from monitor.cliutil import CommandError, add_config_arg, load_config_from_args, visible
 from monitor.domain import PLATFORMS, Attachment, Comment, parse_time
 
 #: Rows scored per batch when the config's batch size is smaller.
@@ -213,7 +213,8 @@ def score_stream(rows: Iterator[tuple[int, Mapping[str, Any] | BadRow]], engine:
                 try:
                     a = categoriser.assess(r.comment, s)
                 except Exception as exc:  # noqa: BLE001 - one comment must not stop a long run
-                    err.write(f"line {r.line}: comment {r.id}: categoriser failed ({type(exc).__name__}: {exc}); skipped\n")
+                    err.write(visible(f"line {r.line}: comment {r.id}: categoriser failed ({type(exc).__name__}: "
+                                      f"{exc}); skipped") + "\n")
                     skipped += 1
                     continue
                 record.update(
@@ -228,7 +229,8 @@ def score_stream(rows: Iterator[tuple[int, Mapping[str, Any] | BadRow]], engine:
                 record.update(needs_review=not s.readable, categories=[], escalate=False, evidence=[],
                               review_reasons=[] if s.readable else ["language the scorer cannot read"])
             record["model"] = f"{s.model} {s.model_version}"
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # the same JSON, with bidi, C1 and other invisible characters as \u escapes (terminals)
+            out.write(visible(json.dumps(record, ensure_ascii=False)) + "\n")
             written += 1
         out.flush()
         batch.clear()
@@ -237,13 +239,13 @@ def score_stream(rows: Iterator[tuple[int, Mapping[str, Any] | BadRow]], engine:
 
     for line, item in rows:
         if isinstance(item, BadRow):
-            err.write(f"line {line}: {item}; skipped\n")
+            err.write(visible(f"line {line}: {item}; skipped") + "\n")
             skipped += 1
             continue
         try:
             cid, comment = comment_from_row(item, now)
         except BadRow as exc:
-            err.write(f"line {line}: {exc}; skipped\n")
+            err.write(visible(f"line {line}: {exc}; skipped") + "\n")
             skipped += 1
             continue
         batch.append(Row(line, cid, comment))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 from pathlib import Path
+from typing import Any, TextIO
 
 from monitor.config import Config, load_config
 
@@ -25,6 +27,59 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 1):
         super().__init__(message)
         self.status = status
+
+
+# Characters that must never reach a terminal as they are: C0 and C1 controls and DEL
+# (ESC starts CSI/OSC sequences that move the cursor, retitle the window or hide text; BEL,
+# backspace, CR and NUL rewrite or hide what is shown), bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), which reorder
+# the words around them, the zero-width space and word joiner, the BOM, the line and
+# paragraph separators, and lone surrogates (undecodable bytes). Zero-width joiners and
+# emoji tag characters are kept: emoji (and flags such as England's) are built from them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069"
+                     "\ufeff\ud800-\udfff]")
+_UNSAFE_KEEP_LINES = re.compile("(?!\r\n)[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f"
+                                "\u2028-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    cp = ord(match.group())
+    return f"\\x{cp:02x}" if cp < 0x20 else f"\\u{cp:04x}"
+
+
+def visible(value: Any, *, multiline: bool = False) -> str:
+    """Text from a comment (or any outside source) made safe for a terminal: every
+    control, bidi and invisible character listed above is shown as an escape instead of
+    acting, ``\\x1b`` for ESC and the other C0 controls (NUL, BEL, backspace, CR ...),
+    ``\\u202e`` for U+202E and the others (DEL is ``\\u007f``). Everything else (letters,
+    emoji, right-to-left words) is kept as it is.
+
+    :param multiline: keep LF, TAB and CR LF as they are (a comment body, a whole report
+        or command output); otherwise they are escaped too (one-line fields: names, ids).
+
+    JSON text stays valid JSON meaning the same data: JSON never holds a raw C0 control,
+    and every other escape used here is a JSON escape.
+    """
+    text = "" if value is None else str(value)
+    return (_UNSAFE_KEEP_LINES if multiline else _UNSAFE).sub(_escape, text)
+
+
+class VisibleWriter:
+    """A text stream wrapper whose ``write`` shows control characters visibly
+    (:func:`visible` with ``multiline=True``): every terminal output of a command that
+    prints comment text goes through one."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(visible(text, multiline=True))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

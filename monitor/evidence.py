@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from monitor.alerts import is_web_url
 from monitor.config import Config
 from monitor.domain import POLICY_KEYS, REVIEW_KINDS, Attachment, Comment, iso, parse_time
 from monitor.files import write_private
@@ -401,6 +402,14 @@ def _fmt(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _a(url: Any, label: str | None = None) -> str:
+    """A link to ``url`` when it is http(s) (:func:`monitor.alerts.is_web_url`, the
+    alert emails' check); any other scheme (``javascript:``, ``data:``) is shown as text."""
+    if not is_web_url(url):
+        return _fmt(url) if label is None else f"{_fmt(label)}: {_fmt(url)}"
+    return f'<a href="{_fmt(url)}">{_fmt(url if label is None else label)}</a>'
+
+
 def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any], audit: list[dict] | None = None,
                         tz: ZoneInfo | None = None) -> str:
     """The bundle's readable summary (HTML, every value escaped). ``manifest_head`` holds
@@ -450,13 +459,13 @@ def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any], a
             ("Posted", f"{_fmt(r['created_at_school'])} (UTC {_fmt(r['created_at_utc'])})"),
             ("Author", f"{_fmt(a['name'] or 'unnamed')} (id {_fmt(a['author_id'])}"
                        f"{', @' + _fmt(a['handle']) if a['handle'] else ''})"
-                       + (f' <a href="{_fmt(a["profile_url"])}">profile</a>' if a["profile_url"] else "")),
+                       + (f' {_a(a["profile_url"], "profile")}' if a["profile_url"] else "")),
             ("Comment text", f'<div class="text">{_fmt(text)}</div>'),
             ("Attachments", _fmt(", ".join(f"{x.get('type')}: {x.get('url') or '(no url)'}" for x in r["attachments"]))
              or "none"),
-            ("Link", f'<a href="{_fmt(r["permalink"])}">{_fmt(r["permalink"])}</a>' if r["permalink"] else "not given"),
+            ("Link", _a(r["permalink"]) if r["permalink"] else "not given"),
             ("On the school's post", f"{_fmt(r['post']['text'])}"
-                                     + (f' (<a href="{_fmt(r["post"]["permalink"])}">post</a>)' if r["post"]["permalink"] else "")),
+                                     + (f' ({_a(r["post"]["permalink"], "post")})' if r["post"]["permalink"] else "")),
         ]
         if r["in_reply_to"]:
             p = r["in_reply_to"]

@@ -192,3 +192,22 @@ def test_progress_only_on_a_terminal():
     p = cli_score._Progress(tty, 1000)
     p.update(10, 500, final=True)
     assert "50%" in tty.getvalue() and "10 comments" in tty.getvalue()
+
+
+def test_output_and_errors_show_control_characters_visibly(tmp_path, config, capsys):
+    """Issue 14, item 3: ids and quoted text from the input never act on a terminal; the
+    JSON lines still decode to the exact values."""
+    import re
+
+    raw = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
+    src = tmp_path / "in.jsonl"
+    cid = "c1\x1b]0;owned\x07\u202e"
+    rows = [{"id": cid, "text": "Mrs Ashworth is a useless \x9b31m lying cow \u202e"},
+            {"id": "c2\x1b[2J"}]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert run(["score", str(src), "--config", config]) == 0
+    cap = capsys.readouterr()
+    assert not raw.search(cap.out) and not raw.search(cap.err), (cap.out, cap.err)
+    (line,) = [json.loads(x) for x in cap.out.splitlines()]
+    assert line["id"] == cid
+    assert "comment c2\\x1b[2J: no text" in cap.err

@@ -182,3 +182,29 @@ def test_bundle_links_are_checked_against_the_store(store, cfg, tmp_path, builde
     other.store.close()
     assert any("chain link is not the store's (different)" in p for p in problems)
     assert any("chain link is not the store's (absent)" in p for p in problems)
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+                                 "data:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(1)", "//evil.example/x"])
+def test_summary_html_links_only_http_urls(builder, cfg, tmp_path, url):
+    """Issue 14, item 4: a permalink (of the comment or of the school's post) that is not
+    http(s) is shown as text, never as a link (the same check as the alert emails)."""
+    from dataclasses import replace as dc_replace
+
+    from monitor.domain import Post
+
+    c = dc_replace(sb.make_comment("1000_7_1", "Mr Pryce grabbed my son", post="1000_7"), permalink=url)
+    post = Post("facebook", sb.FB.key, "1000_7", "Sports day", sb.T0 - timedelta(hours=1), permalink=url,
+                raw={"id": "1000_7"})
+    builder.store.ingest(sb.FB.key, [post], [c], [], {}, sb.T0)
+    builder.assess(c, ("allegation_staff",))
+    good = sb.make_comment("1000_7_2", "Mr Pryce pushed my son", post="1000_8")
+    builder.add(good, ("allegation_staff",))
+    path = _export(builder.store, cfg, tmp_path, author_id="fb:1001")
+    with zipfile.ZipFile(path) as zf:
+        html = zf.read("summary.html").decode()
+    hrefs = [h.lower() for h in __import__("re").findall(r'href="([^"]*)"', html)]
+    assert hrefs, "no link at all: the http(s) permalinks must stay links"
+    assert all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+    assert 'href="https://www.facebook.com/1000_8?comment_id=1000_7_2"' in html
+    assert url.strip().split(":")[0].replace("//", "") in html, "the bad link is still shown, as text"

@@ -90,3 +90,53 @@ def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
     assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'account_resumed'") == 1
     store.close()
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 0
+
+
+def test_check_warns_when_a_token_file_is_readable_by_group_or_others(platforms, tmp_path, capsys):
+    """Issue 14, item 4: a ``*_file`` credential readable by anyone but its owner gets a
+    warning naming the key, the file and its mode (never the token); the check still passes."""
+    cfg, graph, x, smtp = platforms
+    token_file = tmp_path / "secrets" / "facebook-token"
+    token_file.parent.mkdir()
+    token_file.write_text(FB_TOKEN + "\n")
+    token_file.chmod(0o640)
+    text = cfg.read_text()
+    assert 'token_env = "TEST_FB_TOKEN"' in text
+    cfg.write_text(text.replace('token_env = "TEST_FB_TOKEN"', f'token_file = "{token_file}"'))
+    assert main(["check", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] fb: fb token" in out, "the token file was not used"
+    (line,) = [line for line in out.splitlines() if line.startswith("[warn]")]
+    assert line.startswith("[warn] secrets: accounts[0].token: ") and str(token_file) in line
+    assert "mode 0640, readable by its group" in line and "chmod 0600" in line
+    assert FB_TOKEN not in out
+
+
+@pytest.mark.parametrize("mode, who", [(0o644, "its group and others"), (0o640, "its group"), (0o604, "others"),
+                                       (0o600, None), (0o400, None)])
+def test_secret_file_warnings_by_mode(tmp_path, mode, who):
+    from monitor.cli import secret_file_warnings
+    from monitor.config import parse_config
+
+    token, password = tmp_path / "token", tmp_path / "smtp-password"
+    for f in (token, password):
+        f.write_text("s3cret-value-123456")
+    token.chmod(mode)
+    password.chmod(0o600)
+    cfg = parse_config({"school": {"name": "S"},
+                        "accounts": [{"name": "fb", "platform": "facebook", "page_id": "1000",
+                                      "token_file": str(token)},
+                                     {"name": "x", "platform": "twitter", "user_id": "2000",
+                                      "bearer_token_env": "UNSET_ENV"}],
+                        "alerts": {"sender": "m@s.test", "recipients": {"coordinator": ["c@s.test"]},
+                                   "smtp": {"host": "127.0.0.1", "username": "m",
+                                            "password_file": str(password)}}}, source="t.toml")
+    warnings = secret_file_warnings(cfg)
+    if who is None:
+        assert warnings == []
+    else:
+        assert warnings == [f"accounts[0].token: {token} is mode {mode:04o}, readable by {who}; chmod 0600 it "
+                            "(owned by the service user) or use token_credential"]
+    password.chmod(0o660)
+    assert any(w.startswith("alerts.smtp.password: ") and "password_credential" in w
+               for w in secret_file_warnings(cfg))
