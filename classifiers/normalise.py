@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _INVISIBLE = frozenset(
     [0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064,
@@ -85,34 +86,67 @@ class Folded:
         return self.original[a:b]
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=4096)
+def _changes(ch: str) -> bool:
+    """Whether folding may change this (non-ASCII) character."""
+    return (ord(ch) in _INVISIBLE or bool(unicodedata.combining(ch)) or ch in CONFUSABLES
+            or unicodedata.normalize("NFKC", ch) != ch)
+
+
 def _chars(text: str) -> tuple[list[str], list[int]]:
-    out: list[str] = []
-    offs: list[int] = []
-    for i, ch in enumerate(text):
-        cp = ord(ch)
-        if cp in _INVISIBLE:
-            continue
-        if ch.isascii():
-            out.append(ch)
-            offs.append(i)
+    out = list(text)
+    offs = list(range(len(text)))
+    if text.isascii() or not any(_changes(m.group()) for m in _NON_ASCII.finditer(text)):
+        return out, offs
+    # only the non-ASCII characters need work: rebuild around them
+    out, offs = [], []
+    last = 0
+    for m in _NON_ASCII.finditer(text):
+        i = m.start()
+        if i > last:
+            out.extend(text[last:i])
+            offs.extend(range(last, i))
+        last = i + 1
+        ch = text[i]
+        if ord(ch) in _INVISIBLE:
             continue
         if unicodedata.combining(ch) and out and out[-1].isalpha():
             continue
-        norm = unicodedata.normalize("NFKC", ch)
-        for c in norm:
+        for c in unicodedata.normalize("NFKC", ch):
             if unicodedata.combining(c) and out and out[-1].isalpha():
                 continue
             out.append(CONFUSABLES.get(c, c))
             offs.append(i)
+    if last < len(text):
+        out.extend(text[last:])
+        offs.extend(range(last, len(text)))
     return out, offs
 
 
 _SCHOOL_YEAR = re.compile(r"(?i)(y|yr|year|ks|class|set)\d+[a-z]?s?")
 
 
+_LEET_NEAR_LETTER = re.compile(r"[^\W\d_][013457@$!]|[013457@$!][^\W\d_]")
+
+
 def _unleet(chars: list[str]) -> None:
     text = "".join(chars)
-    for m in _WORDISH.finditer(text):
+    if not _LEET_NEAR_LETTER.search(text):
+        return
+    done = -1
+    for hit in _LEET_NEAR_LETTER.finditer(text):
+        if hit.start() < done:
+            continue
+        start = hit.start()
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        m = _WORDISH.match(text, start)
+        if m is None:
+            continue
+        done = m.end()
         word = m.group(0)
         if sum(c.isalpha() for c in word) < 2 or not any(c in LEET for c in word) or _SCHOOL_YEAR.fullmatch(word):
             continue
