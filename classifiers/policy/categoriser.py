@@ -468,7 +468,8 @@ class Categoriser:
                     re.search(r"\bfor (him|her|them)\b", rest):
                 ev.add("threat_violence", "pattern", f'lying in wait: "{text[m.start():s1].strip()}"', (m.start(), s1))
         thr = scores.get("threat")
-        if thr >= th.get("threat", 0.5) and not idiom_spans and (mentions or _PRONOUN_SUBJ.search(norm)):
+        if thr >= th.get("threat", 0.5) and not idiom_spans and not reporting \
+                and (mentions or _PRONOUN_SUBJ.search(norm)):
             ev.add("threat_violence", "score", "threat score over threshold", label="threat", score=thr,
                    threshold=th.get("threat", 0.5))
 
@@ -503,7 +504,7 @@ class Categoriser:
                     ev.add("complaint_school", "target", t.describe(), (t.start, t.end))
                     ev.add("complaint_school", "lexicon", f'harsh words about the school "{text[h.start:h.end]}" (no offensive_school key)', (h.start, h.end))
         ins = scores.get("insult")
-        if ins >= th.get("insult", 0.5) and not ev.has("offensive_staff") and not addressed_parent:
+        if ins >= th.get("insult", 0.5) and not ev.has("offensive_staff") and not addressed_parent and not reporting:
             named = [m for m in staff_mentions if m.how != "role" or m.staff]
             praise = hits("praise")
             if named and not praise:

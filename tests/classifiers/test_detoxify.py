@@ -19,6 +19,7 @@ import classifiers  # noqa: E402
 from classifiers.base import ScorerError  # noqa: E402
 from classifiers.detoxify_scorer import DetoxifyScorer, file_sha256, verify_checkpoint  # noqa: E402
 from classifiers.fetch import expected_prefix, fetch_model, prepare_checkpoint, read_model_type, record_manifest  # noqa: E402
+from monitor.domain import SIGNALS  # noqa: E402
 from monitor.config import ClassifierConfig  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("tiny_detoxify", Path(__file__).with_name("tiny_detoxify.py"))
@@ -76,10 +77,15 @@ def test_build_scorer_from_config_with_relative_paths(prepared):
                            checkpoint_sha256=sha.upper(), huggingface_config_path=str(base))
     scorer = classifiers.build_scorer(cfg, base_dir=dest.parent)
     assert scorer.name == "detoxify-original"
+    # Detoxify gives its six labels, the signals model the other two
+    assert scorer.labels == SIGNALS
     engine = classifiers.build_engine(cfg, base_dir=dest.parent)
     out = engine.score(["thank you teacher", "Dziękujemy bardzo za wszystko"])
     assert [s.readable for s in out] == [True, False]
     assert out[0].model == "detoxify-original"
+    assert set(out[0].values) == set(SIGNALS)
+    direct = DetoxifyScorer.from_config(cfg, base_dir=dest.parent).score(["thank you teacher"])[0]
+    assert {k: out[0].values[k] for k in direct} == pytest.approx(direct)
 
 
 def test_tampered_checkpoint_is_refused_before_unpickling(prepared, tmp_path):

@@ -115,3 +115,22 @@ def test_a_slur_hidden_with_a_zero_width_space_is_found_and_its_span_is_in_the_o
     assert "racist_homophobic" in a.categories
     span = next(e.span for e in a.evidence["racist_homophobic"] if e.span)
     assert text[span[0]:span[1]] == "p\u200baki"
+
+
+def test_an_insult_signal_at_another_parent_is_no_key(cat):
+    # convention 4: insults aimed at other parents carry no key
+    a = assess(cat, "@Dave Smith your lad is in year 4 and you are a total waste of space", insult=0.95)
+    assert not {"offensive_staff", "offensive_pupil"} & set(a.categories)
+
+
+def test_words_quoted_to_report_them_get_no_signal_key(cat):
+    # convention 7: quoting in order to report is not the author's own abuse or threat
+    text = "I have reported the comment that said 'Mr Hope should be hurt' to the school"
+    a = assess(cat, text, threat=0.9, insult=0.9)
+    assert "threat_violence" not in a.categories and "offensive_staff" not in a.categories
+
+
+def test_the_schools_own_accounts_are_never_counted_whatever_the_signals(cat):
+    c = comment("Mr Hope will be waiting at the gates with the certificates", author="fb:1")
+    a = cat.assess(c, scores(threat=0.99, allegation=0.99, insult=0.99))
+    assert not a.counted and a.categories == () and not a.escalate
