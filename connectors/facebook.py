@@ -22,22 +22,32 @@ Let ``P`` be the number of Page posts created inside the look-back window
 2. **Activity test** against the cursor (per post: last ``total_count``, ``updated_time``
    and newest comment time seen): a post is active when it is new, or its count or
    ``updated_time`` changed. Quiet posts cost nothing.
-3. **Comments of an active post**: ``GET /{post-id}/comments?filter=stream&limit=100
-   &summary=true&fields=id,message,from{id,name},created_time,permalink_url,
-   attachment{type,url,media,target},parent{id},is_hidden,can_hide``
+3. **Comments of an active post**: ``GET /{post-id}/comments?filter=stream&order=chronological
+   &limit=100&summary=true&fields=id,message,from{id,name},created_time,permalink_url,
+   attachment{type,url,media,target},parent{id},is_hidden,can_hide``. Nothing depends on
+   the order Graph serves: the comments reference says ``filter=stream`` is chronological
+   whatever ``order`` says, and ranked comments come ranked.
 
-   * *full listing* (``order=chronological``, every page) when the post is new, has at most
-     100 comments (one call either way), or the incremental arithmetic below does not add
-     up; a full listing also finds edits and, against ``FetchContext.known_comments``,
-     deletions;
-   * otherwise *incremental* (``order=reverse_chronological``), stopping at the first page
-     that reaches comments older than the newest one already seen (minus a 10-minute
-     margin for late-indexed comments): ``ceil(new / 100)`` calls. If the count moved by
-     exactly the number of new comments found, nothing was deleted; if not (a deletion, a
-     late arrival), the post is listed in full.
+   * *full listing* (every page) when the post is new, has at most 100 comments (one call
+     either way), has a first miss to confirm (below), or the incremental arithmetic does
+     not add up; a full listing also finds edits and, against
+     ``FetchContext.known_comments``, deletions;
+   * otherwise *incremental*: ``since=<newest comment seen - 10 minutes>`` (a watermark in
+     the cursor; the margin catches late-indexed comments), every page of that:
+     ``ceil((new + margin) / 100)`` calls. If the count moved by exactly the number of new
+     comments found, nothing was deleted; if not (a deletion, a late arrival), the post is
+     listed in full.
+
+   **Deletions.** Paging follows ``paging.next`` past empty pages (Graph returns
+   ``{"data": [], "paging": {"next": ...}}`` with more after it; at most
+   :data:`MAX_EMPTY_PAGES` in a row). A stored comment is marked deleted only when a
+   *complete* listing misses it (at least ``summary.total_count`` minus
+   :func:`count_tolerance` comments returned, no paging guard tripped, nothing malformed)
+   **and** the previous complete listing of the post missed it too: the first miss is kept
+   in the cursor (``m``) and the post is listed again next poll to confirm or clear it.
 4. **Audit**: ``audit_posts_per_poll`` (default 2) quiet posts are re-listed in full each
    poll, round-robin over the window, so an edit or a deletion on a post with no other
-   activity is found within ``P / 2`` polls.
+   activity is found within ``P / 2`` polls (a deletion is confirmed the poll after).
 
 Calls per poll = ``ceil(P/100) + A`` (more for a burst of more than 100 comments on one
 post) + the audit. Nothing depends on the number of comments already stored or on posts
@@ -50,7 +60,8 @@ Cursor (JSON-able, stored by the pipeline with the comments)::
 
     {"v": 1,
      "posts": {"<post id>": {"n": <summary.total_count>, "u": "<updated_time>",
-                             "w": "<newest comment created_time seen, ISO>" | null}},
+                             "w": "<newest comment created_time seen, ISO>" | null,
+                             "m": ["<comment id missing from the last complete listing>", ...]}},
      "audit": "<created_time>|<post id>" | null,   # round-robin position
      "polled_at": "<ISO UTC>"}
 
@@ -97,6 +108,14 @@ POST_FIELDS = ("id,message,story,created_time,updated_time,permalink_url,"
                "comments.filter(stream).summary(true).limit(0)")
 #: Pages followed in one listing at most (50,000 comments): a guard against endless paging.
 MAX_PAGES = 500
+#: Empty pages in a row that still carry ``paging.next`` followed before a listing is given
+#: up as incomplete (Graph returns ``{"data": [], "paging": {"next": ...}}`` when privacy
+#: filtering empties a page, with more after it).
+MAX_EMPTY_PAGES = 10
+#: A full listing counts as complete for deletions when it returned at least
+#: ``summary.total_count`` minus this many comments (Graph's count includes comments it
+#: leaves out of listings), or minus 2% of the count when that is more.
+COUNT_TOLERANCE = 2
 #: Comments created this long before the newest seen are re-read by incremental fetches.
 LATE_MARGIN = timedelta(minutes=10)
 CURSOR_VERSION = 1
@@ -228,9 +247,39 @@ class _PostState:
     n: int
     u: str | None
     w: str | None
+    #: comment ids missing from the last complete listing (a first miss: deleted only if
+    #: the next complete listing misses them too)
+    m: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"n": self.n, "u": self.u, "w": self.w}
+        out: dict[str, Any] = {"n": self.n, "u": self.u, "w": self.w}
+        if self.m:
+            out["m"] = list(self.m)
+        return out
+
+
+def count_tolerance(total: int) -> int:
+    """Comments a complete listing may lack against ``summary.total_count`` (pure):
+    :data:`COUNT_TOLERANCE`, or 2% of ``total`` when that is more."""
+    return max(COUNT_TOLERANCE, total // 50)
+
+
+def listing_complete(seen: int, total: int | None) -> bool:
+    """Whether a listing that returned ``seen`` comments (malformed ones included) is
+    complete against Graph's ``summary.total_count`` ``total`` (pure). No count: False."""
+    return total is not None and seen >= total - count_tolerance(total)
+
+
+def confirm_deletions(known: Iterable[str], seen: Iterable[str], first_misses: Iterable[str]
+                      ) -> tuple[list[str], tuple[str, ...]]:
+    """Two-listing deletion rule (pure). Of the ``known`` comment ids (live in the store),
+    those missing from this complete listing (``seen``) are deleted when they were also
+    missing from the previous one (``first_misses``); the others become first misses.
+
+    :returns: (deleted ids, sorted; the new first misses, sorted)."""
+    seen_set, before = set(seen), set(first_misses)
+    missing = {k for k in known if k not in seen_set}
+    return sorted(missing & before), tuple(sorted(missing - before))
 
 
 def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str | None, list[str]]:
@@ -251,7 +300,9 @@ def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str 
             if w is not None:
                 parse_time(w)
             u = st.get("u")
-            posts[str(pid)] = _PostState(st["n"], u if isinstance(u, str) else None, w)
+            m = st.get("m")
+            misses = tuple(x for x in m if isinstance(x, str)) if isinstance(m, list) else ()
+            posts[str(pid)] = _PostState(st["n"], u if isinstance(u, str) else None, w, misses)
         except (ValueError, TypeError, AttributeError):
             dropped += 1  # re-read in full this poll
     if dropped:
@@ -366,8 +417,8 @@ class FacebookConnector:
                 count = _total_count(raw_post)
                 updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
                 prev = states.get(pid)
-                if prev is not None and count >= 0 and prev.n == count and prev.u == updated:
-                    continue
+                if prev is not None and count >= 0 and prev.n == count and prev.u == updated and not prev.m:
+                    continue  # quiet (a post with a first miss is re-listed to confirm or clear it)
                 if prev is None or prev.u != updated:
                     posts_out.append(map_post(raw_post, account=self.account.key, secrets=self.client.secrets))
                 if count == 0 and prev is None:
@@ -445,15 +496,17 @@ class FacebookConnector:
         return out, complete
 
     def _pages(self, path: str, params: Mapping[str, Any], *, action: str,
-               check: Callable[[], None] | None = None, stop: Callable[[list], bool] | None = None,
-               summary_out: dict | None = None) -> Iterable[list]:
-        """Yield each page's ``data`` list, following ``paging.next`` exactly as given.
+               check: Callable[[], None] | None = None, summary_out: dict | None = None) -> Iterable[list]:
+        """Yield each page's ``data`` list, following ``paging.next`` exactly as given,
+        past empty pages too (Graph may return ``{"data": [], "paging": {"next": ...}}``
+        with more after it).
 
-        Stops when there is no ``next``, when ``stop(page)`` is true, or when a ``next``
-        URL repeats or :data:`MAX_PAGES` were read (loop guards: ``summary_out["looped"]``
-        is then set True)."""
+        Stops when there is no ``next``. Loop guards, after which ``summary_out["looped"]``
+        is set True (the listing is incomplete): a ``next`` URL repeats, :data:`MAX_PAGES`
+        were read, or :data:`MAX_EMPTY_PAGES` empty pages came in a row."""
         body = self.client.get(path, params, action=action)
         seen_next: set[str] = set()
+        empty_run = 0
         while True:
             data = body.get("data")
             if not isinstance(data, list):
@@ -468,9 +521,10 @@ class FacebookConnector:
                 if summary_out is not None:
                     summary_out["looped"] = True  # unusable paging: treat the listing as incomplete
                 return
-            if not nxt or not data or (stop is not None and stop(data)):
+            if not nxt:
                 return
-            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES:
+            empty_run = 0 if data else empty_run + 1
+            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES or empty_run >= MAX_EMPTY_PAGES:
                 if summary_out is not None:
                     summary_out["looped"] = True
                 return
@@ -479,36 +533,25 @@ class FacebookConnector:
                 check()
             body = self.client.get_url(nxt, action=action)
 
-    def _read_comments(self, post_id: str, *, order: str, post_text: str | None,
-                       stop_before: datetime | None = None) -> tuple[list[Comment], bool, int | None, int]:
-        """List a post's comments (``filter=stream``: replies included).
+    def _read_comments(self, post_id: str, *, post_text: str | None, since: datetime | None = None
+                       ) -> tuple[list[Comment], bool, int | None, int]:
+        """List a post's comments: ``GET /{post-id}/comments?filter=stream&order=chronological
+        &summary=true`` (replies included), every page; with ``since`` only comments created
+        from then on (``since=<unix time>``). Nothing depends on the order Graph serves:
+        ``filter=stream`` is chronological whatever ``order`` says, and ranked comments come
+        ranked.
 
-        :returns: (comments, complete, summary total_count, comments skipped as malformed);
-            ``complete`` is True when every page was read (no ``stop_before`` cut).
+        :returns: (comments, complete, summary ``total_count``, raw comments skipped as
+            malformed); ``complete`` is False when a paging guard stopped the listing.
         """
-        params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": order, "summary": "true",
-                  "limit": PAGE_LIMIT}
+        params: dict[str, Any] = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological",
+                                  "summary": "true", "limit": PAGE_LIMIT}
+        if since is not None:
+            params["since"] = int(since.timestamp())
         out: list[Comment] = []
         bad = 0
-        cut = False
         summary: dict = {}
-
-        def stop(page: list) -> bool:
-            nonlocal cut
-            if stop_before is None:
-                return False
-            times = [c.get("created_time") for c in page if isinstance(c, dict)]
-            try:
-                oldest = min(parse_time(t) for t in times if isinstance(t, str))
-            except ValueError:
-                return False
-            if oldest < stop_before:
-                cut = True
-                return True
-            return False
-
-        for page in self._pages(f"{post_id}/comments", params, action="read_comments", stop=stop,
-                                summary_out=summary):
+        for page in self._pages(f"{post_id}/comments", params, action="read_comments", summary_out=summary):
             for raw in page:
                 try:
                     out.append(map_comment(raw, account=self.account.key, post_id=post_id, post_text=post_text,
@@ -516,42 +559,60 @@ class FacebookConnector:
                 except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
                     bad += 1
         total = summary.get("summary", {}).get("total_count")
-        return out, not cut and not summary.get("looped"), total if isinstance(total, int) else None, bad
+        total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        return out, not summary.get("looped"), total, bad
 
-    def _full_listing(self, raw_post: dict, ctx: FetchContext, comments_out: list[Comment],
-                      deleted: list[str], warnings: list[str]) -> list[Comment]:
+    def _full_listing(self, raw_post: dict, ctx: FetchContext, first_misses: tuple[str, ...],
+                      comments_out: list[Comment], deleted: list[str], warnings: list[str]
+                      ) -> tuple[list[Comment], tuple[str, ...]]:
+        """List a post in full and apply the deletion rule: a stored comment is deleted
+        only when a complete listing (see :func:`listing_complete`) misses it and the
+        previous complete listing missed it too (:func:`confirm_deletions`).
+
+        :returns: (comments, first misses to keep in the cursor)."""
         pid = raw_post["id"]
         text = _post_text(raw_post)
-        comments, complete, _, bad = self._read_comments(pid, order="chronological", post_text=text)
+        comments, paged_out, total, bad = self._read_comments(pid, post_text=text)
         comments_out.extend(comments)
         if bad:
             warnings.append(f"post {pid}: {bad} malformed comment(s) skipped")
-        if not complete:
+        if not paged_out:
             warnings.append(f"post {pid}: Graph paging looped; deletions not checked this poll")
         known = ctx.known_comments.get(pid)
-        if known and not bad and complete:
-            seen = {c.comment_id for c in comments}
-            deleted.extend(sorted(k for k in known if k not in seen))
-        return comments
+        if not known:
+            return comments, ()
+        if bad or not paged_out:
+            return comments, first_misses
+        if not listing_complete(len(comments) + bad, total):
+            warnings.append(f"post {pid}: listing incomplete ({len(comments)} comments returned, "
+                            f"summary.total_count {total}); deletions not checked this poll")
+            return comments, first_misses
+        gone, misses = confirm_deletions(known, (c.comment_id for c in comments), first_misses)
+        deleted.extend(gone)
+        return comments, misses
 
     def _fetch_post(self, raw_post: dict, prev: _PostState | None, count: int, ctx: FetchContext,
                     comments_out: list[Comment], deleted: list[str], warnings: list[str]) -> _PostState:
         """Step 3 for one active post; returns its new cursor state."""
         pid = raw_post["id"]
         updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
+        misses = prev.m if prev else ()
         try:
-            if prev is None or prev.w is None or count <= PAGE_LIMIT:
-                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+            if prev is None or prev.w is None or count <= PAGE_LIMIT or prev.m:
+                comments, misses = self._full_listing(raw_post, ctx, misses, comments_out, deleted, warnings)
             else:
                 wm = parse_time(prev.w)
+                since = wm - LATE_MARGIN
                 text = _post_text(raw_post)
-                comments, _, _, bad = self._read_comments(pid, order="reverse_chronological", post_text=text,
-                                                          stop_before=wm - LATE_MARGIN)
+                comments, paged_out, _, bad = self._read_comments(pid, post_text=text, since=since)
+                if any(c.created_at < since - timedelta(seconds=1) for c in comments):
+                    warnings.append(f"post {pid}: Graph ignored since= on the comments edge; "
+                                    "the post was read in full")
                 known = ctx.known_comments.get(pid, frozenset())
                 new = [c for c in comments if c.created_at > wm or (known and c.comment_id not in known)]
-                if bad or len({c.comment_id for c in new}) != count - prev.n:
+                if bad or not paged_out or len({c.comment_id for c in new}) != count - prev.n:
                     # a deletion or a late-indexed comment: list the post in full
-                    comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+                    comments, misses = self._full_listing(raw_post, ctx, misses, comments_out, deleted, warnings)
                 else:
                     comments_out.extend(comments)
         except ConnectorError as exc:
@@ -561,7 +622,7 @@ class FacebookConnector:
             return prev or _PostState(count, updated, None)
         newest = max((c.created_at for c in comments), default=None)
         wm_new = max(filter(None, [newest, parse_time(prev.w) if prev and prev.w else None]), default=None)
-        return _PostState(count, updated, iso(wm_new) if wm_new else None)
+        return _PostState(count, updated, iso(wm_new) if wm_new else None, misses)
 
     def _audit(self, by_created: list[dict], done: set[str], audit_pos: str | None,
                states: dict[str, _PostState], new_states: dict[str, _PostState], ctx: FetchContext,
@@ -582,7 +643,8 @@ class FacebookConnector:
             budget_check()
             prev = new_states.get(raw_post["id"]) or states.get(raw_post["id"])
             try:
-                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+                comments, misses = self._full_listing(raw_post, ctx, prev.m if prev else (), comments_out,
+                                                      deleted, warnings)
             except ConnectorError as exc:
                 if exc.kind != "not_found":
                     raise
@@ -593,7 +655,7 @@ class FacebookConnector:
             if prev is not None:
                 old_w = parse_time(prev.w) if prev.w else None
                 w = max(filter(None, [newest, old_w]), default=None)
-                new_states[raw_post["id"]] = _PostState(prev.n, prev.u, iso(w) if w else None)
+                new_states[raw_post["id"]] = _PostState(prev.n, prev.u, iso(w) if w else None, misses)
         return audit_pos
 
     # ------------------------------------------------------------------ check

@@ -64,7 +64,9 @@ def error_response(code: str, status: int | None = None, headers: dict | None = 
 class GraphStub:
     """An in-memory Page for ``httpx.MockTransport``: posts listing with comment summaries
     (shape of posts_p1.json) and comment listings (shape of comments_p1.json), paged
-    with ``paging.next`` URLs that carry ``access_token`` as the real API's do.
+    with ``paging.next`` URLs that carry ``access_token`` as the real API's do. As the
+    comments reference documents, ``filter=stream`` is chronological whatever ``order``
+    says; ``since`` (unix time) is honoured.
 
     ``override(request) -> Response | None`` lets a test inject failures."""
 
@@ -139,10 +141,13 @@ class GraphStub:
             return self._page(request, q, out)
         if len(parts) == 2 and parts[1] == "comments" and parts[0] in self.comments:
             items = sorted(self.comments[parts[0]], key=lambda c: (c["created_time"], c["id"]),
-                           reverse=q.get("order") == "reverse_chronological")
+                           reverse=q.get("order") == "reverse_chronological" and q.get("filter") != "stream")
+            total = len(items)
+            if q.get("since"):
+                since = gtime(datetime.fromtimestamp(int(q["since"]), timezone.utc))
+                items = [c for c in items if c["created_time"] >= since]
             body = self._page(request, q, items, raw=True)
-            body["summary"] = {"order": q.get("order", "chronological"),
-                               "total_count": len(items), "can_comment": True}
+            body["summary"] = {"order": "chronological", "total_count": total, "can_comment": True}
             return httpx.Response(200, json=body, headers=self.headers)
         if parts == [self.page_id]:
             return httpx.Response(200, json={"id": self.page_id, "name": "Brookfield Primary School"},
@@ -475,12 +480,16 @@ def test_edit_and_delete_between_polls(make):
     ids = [c.comment_id for c in r1.comments]
     st.edit(ids[0], "I take that back")
     st.delete(ids[1])
-    r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
-    assert r2.deleted == (ids[1],)
+    known = known_from(r1.comments)
+    r2 = conn.fetch(ctx(r1.cursor, known, NOW + timedelta(minutes=15)))
+    assert r2.deleted == () and r2.cursor["posts"][pid]["m"] == [ids[1]]  # a first miss
     edited = {c.comment_id: c for c in r2.comments}[ids[0]]
     assert edited.text == "I take that back"
     assert edited.content_sha256() != r1.comments[0].content_sha256()
     assert r2.calls == 2  # listing + one full listing of the changed post
+    r3 = conn.fetch(ctx(r2.cursor, known, NOW + timedelta(minutes=30)))
+    assert r3.deleted == (ids[1],) and "m" not in r3.cursor["posts"][pid]  # missing twice in a row
+    assert r3.calls == 2  # listing + the post listed again to confirm
 
 
 def test_quiet_poll_costs_one_call_per_100_posts(make):
@@ -518,8 +527,11 @@ def test_big_post_is_read_incrementally(make):
     r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
     assert r2.calls == 2
     assert set(new) <= {c.comment_id for c in r2.comments}
-    assert dict(parse_qsl(st.requests[-1].url.query.decode()))["order"] == "reverse_chronological"
-    assert r2.deleted == ()
+    q = dict(parse_qsl(st.requests[-1].url.query.decode()))
+    newest_seen = NOW - timedelta(hours=20) + timedelta(minutes=249)
+    assert q["order"] == "chronological" and q["filter"] == "stream"
+    assert int(q["since"]) == int((newest_seen - timedelta(minutes=10)).timestamp())  # watermark - margin
+    assert r2.deleted == () and r2.warnings == ()
 
 
 def test_big_post_deletion_falls_back_to_full_listing(make):
@@ -533,8 +545,10 @@ def test_big_post_deletion_falls_back_to_full_listing(make):
     st.add_comment(pid, NOW + timedelta(minutes=1), "new 1")
     st.add_comment(pid, NOW + timedelta(minutes=2), "new 2")
     r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
-    assert r2.deleted == (gone,)
+    assert r2.deleted == () and r2.cursor["posts"][pid]["m"] == [gone]
     assert r2.calls == 1 + 1 + 2  # listing, incremental page, full listing (2 pages)
+    r3 = conn.fetch(ctx(r2.cursor, known_from(r1.comments), NOW + timedelta(minutes=30)))
+    assert r3.deleted == (gone,) and r3.calls == 1 + 2
 
 
 def test_posts_outside_window_are_not_requested_and_leave_the_cursor(make):

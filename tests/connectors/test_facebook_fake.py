@@ -83,11 +83,13 @@ def test_demo_page_polled_once_then_only_changes(server, connect):
     server.edit_comment(edited, "Edited: I was wrong about the dates")
     r3 = conn.fetch(FetchContext(cursor=r2.cursor, now=NOW + timedelta(minutes=30), known_comments=known))
     got = {c.comment_id: c for c in r3.comments}
-    assert r3.deleted == (victim,)
+    assert r3.deleted == ()  # a first miss, kept in the cursor
     assert got[new_id].author_id == "fb:1077" and got[new_id].parent_id is None
     assert got[reply_id].parent_id == new_id
     assert got[edited].text == "Edited: I was wrong about the dates"
     assert r3.calls == 2 and [p.post_id for p in r3.posts] == [post.native_id]
+    r4 = conn.fetch(FetchContext(cursor=r3.cursor, now=NOW + timedelta(minutes=45), known_comments=known))
+    assert r4.deleted == (victim,) and r4.calls == 2  # missing from two listings in a row
 
 
 def test_wrong_token_gets_190(server, connect, monkeypatch):
@@ -218,3 +220,102 @@ def test_parse_fields():
     f = parse_fields("id,from{id,name},comments.filter(stream).summary(true).limit(0){id,message}")
     assert f["id"] == ({}, None) and f["from"] == ({}, "id,name")
     assert f["comments"] == ({"filter": "stream", "summary": "true", "limit": "0"}, "id,message")
+
+
+# ------------------------------------------------------------------ deletions (issue 15 item 1)
+def _post_with_comments(srv: FakeGraphServer, n: int) -> tuple[str, list[str]]:
+    pid = srv.add_post("Sports day", created_at=NOW - timedelta(days=2))
+    ids = [srv.add_comment(pid, f"comment {i}", created_at=NOW - timedelta(days=1, minutes=-i)) for i in range(n)]
+    return pid, ids
+
+
+def test_empty_page_with_next_is_followed_and_deletes_nothing(connect):
+    # Graph may answer {"data": [], "paging": {"next": ...}} with more after it.
+    with FakeGraphServer([], token=TOKEN) as srv:
+        pid, ids = _post_with_comments(srv, 150)
+        conn = connect(srv, audit_posts_per_poll=0)
+        srv.empty_pages(2)
+        r = conn.fetch(FetchContext(cursor={}, now=NOW, known_comments={pid: frozenset(ids)}))
+        assert sorted(c.comment_id for c in r.comments) == sorted(ids)
+        assert r.deleted == () and r.calls == 1 + 2 + 2  # posts, two empty pages, two pages of comments
+        assert "m" not in r.cursor["posts"][pid]
+
+
+def test_empty_pages_without_end_leave_the_listing_incomplete(connect, monkeypatch):
+    import connectors.facebook as fbmod
+
+    monkeypatch.setattr(fbmod, "MAX_EMPTY_PAGES", 3)
+    with FakeGraphServer([], token=TOKEN) as srv:
+        pid, ids = _post_with_comments(srv, 5)
+        srv.empty_pages(50)
+        r = connect(srv, audit_posts_per_poll=0).fetch(
+            FetchContext(cursor={}, now=NOW, known_comments={pid: frozenset(ids)}))
+        assert r.deleted == () and r.calls == 1 + 3 and any("paging looped" in w for w in r.warnings)
+
+
+def test_listing_short_of_total_count_marks_nothing_deleted(connect):
+    with FakeGraphServer([], token=TOKEN) as srv:
+        pid, ids = _post_with_comments(srv, 20)
+        conn = connect(srv, audit_posts_per_poll=1)  # the one post is re-listed every quiet poll
+        r = conn.fetch(FetchContext(cursor={}, now=NOW))
+        known = known_from(r.comments)
+        for cid in ids[:5]:  # still counted by summary.total_count, left out of the listing
+            srv.withhold(cid)
+        srv.add_comment(pid, "one more", created_at=NOW + timedelta(minutes=1))
+        for i in range(3):
+            r = conn.fetch(FetchContext(cursor=r.cursor, now=NOW + timedelta(minutes=15 * (i + 1)),
+                                        known_comments=known))
+            assert r.calls == 2 and r.deleted == () and "m" not in r.cursor["posts"][pid]
+            assert any(f"post {pid}: listing incomplete (16 comments returned, summary.total_count 21)" in w
+                       for w in r.warnings)
+
+
+def test_deletion_needs_two_complete_listings_in_a_row(connect):
+    with FakeGraphServer([], token=TOKEN) as srv:
+        pid, ids = _post_with_comments(srv, 20)
+        conn = connect(srv, audit_posts_per_poll=0)
+        r1 = conn.fetch(FetchContext(cursor={}, now=NOW))
+        known = known_from(r1.comments)
+        srv.withhold(ids[3])  # within the count tolerance: the listing counts as complete
+        srv.add_comment(pid, "one more", created_at=NOW + timedelta(minutes=1))
+        r2 = conn.fetch(FetchContext(cursor=r1.cursor, now=NOW + timedelta(minutes=15), known_comments=known))
+        assert r2.deleted == () and r2.cursor["posts"][pid]["m"] == [ids[3]]
+        srv.withhold(ids[3], False)  # it was there after all
+        r3 = conn.fetch(FetchContext(cursor=r2.cursor, now=NOW + timedelta(minutes=30), known_comments=known))
+        assert r3.deleted == () and "m" not in r3.cursor["posts"][pid] and r3.calls == 2
+        srv.delete_comment(ids[7])
+        srv.add_comment(pid, "and another", created_at=NOW + timedelta(minutes=31))
+        r4 = conn.fetch(FetchContext(cursor=r3.cursor, now=NOW + timedelta(minutes=45), known_comments=known))
+        assert r4.deleted == () and r4.cursor["posts"][pid]["m"] == [ids[7]]
+        r5 = conn.fetch(FetchContext(cursor=r4.cursor, now=NOW + timedelta(minutes=60), known_comments=known))
+        assert r5.deleted == (ids[7],) and "m" not in r5.cursor["posts"][pid]
+        r6 = conn.fetch(FetchContext(cursor=r5.cursor, now=NOW + timedelta(minutes=75),
+                                     known_comments={pid: known[pid] - {ids[7]}}))
+        assert r6.calls == 1  # quiet again
+
+
+# ------------------------------------------------------------------ ordering (issue 15 item 2)
+@pytest.mark.parametrize("order", ["documented", "ranked"])
+def test_incremental_read_does_not_depend_on_the_order_graph_serves(connect, order):
+    with FakeGraphServer([], token=TOKEN, comment_order=order) as srv:
+        pid, ids = _post_with_comments(srv, 250)
+        conn = connect(srv, audit_posts_per_poll=0)
+        r1 = conn.fetch(FetchContext(cursor={}, now=NOW))
+        assert sorted(c.comment_id for c in r1.comments) == sorted(ids) and r1.calls == 4
+        new = [srv.add_comment(pid, f"new {m}", created_at=NOW + timedelta(minutes=m)) for m in (1, 2, 3)]
+        r2 = conn.fetch(FetchContext(cursor=r1.cursor, now=NOW + timedelta(minutes=15),
+                                     known_comments=known_from(r1.comments)))
+        assert set(new) <= {c.comment_id for c in r2.comments} and r2.deleted == ()
+        assert r2.calls == 2  # the post listing + one page of comments since the watermark
+        last = srv.requests[-1].params
+        assert last["filter"] == "stream" and "since" in last
+
+
+def test_fake_serves_stream_chronologically_whatever_order_says(server):
+    pid = next(p.native_id for p in server.posts if len(p.comments) > 3)
+    url = (f"{server.base_url}/v23.0/{pid}/comments?filter=stream&order=reverse_chronological&limit=100"
+           "&summary=true&fields=id,created_time")
+    body = json.load(urllib.request.urlopen(urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {TOKEN}"}), timeout=5))
+    times = [c["created_time"] for c in body["data"]]
+    assert times == sorted(times) and body["summary"]["order"] == "chronological"
