@@ -80,7 +80,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -119,6 +119,18 @@ COUNT_TOLERANCE = 2
 #: Comments created this long before the newest seen are re-read by incremental fetches.
 LATE_MARGIN = timedelta(minutes=10)
 CURSOR_VERSION = 1
+
+#: When each Graph API version stops working (Meta's changelog, "Versions" table, as
+#: published in December 2026). A version newer than these has no published date yet; an
+#: older one has expired. Update this table when Meta publishes new dates.
+GRAPH_VERSION_EXPIRY: dict[str, date] = {
+    "v16.0": date(2025, 5, 14), "v17.0": date(2025, 9, 12), "v18.0": date(2026, 1, 26),
+    "v19.0": date(2026, 5, 21), "v20.0": date(2026, 9, 24), "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20), "v23.0": date(2027, 10, 8), "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+}
+#: ``check`` warns this many months before the pinned version's end date.
+VERSION_WARN_MONTHS = 6
 
 _ATTACHMENT_TYPES = {
     "photo": "photo", "album": "photo", "cover_photo": "photo", "profile_media": "photo",
@@ -162,6 +174,47 @@ def strip_secret_params(url: Any) -> str | None:
     q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
          if k.lower() not in ("access_token", "appsecret_proof", "input_token")]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), parts.fragment))
+
+
+def _version_number(version: str) -> tuple[int, int] | None:
+    m = re.fullmatch(r"v(\d{1,3})\.(\d{1,3})", version.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _months_before(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    days = [31, 29 if y % 4 == 0 and (y % 100 or y % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return date(y, m, min(d.day, days[m - 1]))
+
+
+def graph_version_verdict(version: str, today: date, *,
+                          expiry: Mapping[str, date] = GRAPH_VERSION_EXPIRY) -> tuple[bool, bool, str]:
+    """Judge the pinned Graph API ``version`` on ``today`` against ``expiry`` (pure).
+
+    :returns: ``(ok, warning, detail)``: expired: ``(False, False, ...)``; within
+        :data:`VERSION_WARN_MONTHS` months of its end date: ``(True, True, ...)``; else
+        ``(True, False, ...)``. A version newer than the table has no published date yet
+        (ok); one older than the table has expired.
+    """
+    known = sorted((n, v) for v in expiry if (n := _version_number(v)) is not None)
+    newest = known[-1][1] if known else None
+    advice = (f"test the monitor with a newer version (such as {newest}) and set graph_version in the "
+              "account's [[accounts]] table")
+    end = expiry.get(version)
+    num = _version_number(version)
+    if end is None:
+        if num is not None and known and num < known[0][0]:
+            return False, False, (f"Graph API {version} has expired (before {known[0][1]}, which ended "
+                                  f"{expiry[known[0][1]]:%Y-%m-%d}): {advice}")
+        return True, False, f"Graph API {version}: Meta has published no end date for it yet"
+    if today >= end:
+        return False, False, (f"Graph API {version} stopped working on {end:%Y-%m-%d}: Meta now answers with "
+                              f"a newer version the monitor was not tested with; {advice}")
+    if today >= _months_before(end, VERSION_WARN_MONTHS):
+        return True, True, (f"Graph API {version} stops working on {end:%Y-%m-%d} (in {(end - today).days} days): "
+                            f"{advice}")
+    return True, False, f"Graph API {version} works until {end:%Y-%m-%d}"
 
 
 def map_attachment(att: Mapping[str, Any] | None) -> tuple[Attachment, ...]:
@@ -367,6 +420,12 @@ class FacebookConnector:
             app_secret = cfg.secrets["app_secret"].resolve() if "app_secret" in cfg.secrets else None
         except SecretError as exc:
             raise ConnectorError(str(exc), platform=PLATFORM, kind="auth", permanent=True) from None
+        self._page_token = token
+        app_id = getattr(cfg, "app_id", None)
+        #: ``{app-id}|{app-secret}``: the app token ``debug_token`` is called with (None
+        #: without both; the secret comes from its SecretRef, never from the config file)
+        self._app_token = f"{app_id}|{app_secret}" if app_id and app_secret else None
+        self._has_app_secret = bool(app_secret)
         self.client = GraphClient(base_url=cfg.base_url or DEFAULT_BASE_URL, version=cfg.graph_version,
                                   token=token, app_secret=app_secret, timeout=cfg.timeout_seconds,
                                   transport=transport, sleep=sleep, max_attempts=max_attempts)
@@ -441,6 +500,10 @@ class FacebookConnector:
             warnings.append(f"poll cut short, progress kept: {exc}")
             next_after = max(next_after or 0.0, exc.retry_after or 60.0)
 
+        served, pinned = self.client.api_version, self.client.version
+        if served and served != pinned:
+            warnings.append(f"Graph served facebook-api-version {served} to calls pinned to {pinned}: the pinned "
+                            "version has probably expired; run `school-monitor check` and update graph_version")
         usage_wait = backoff_after(self.client.usage)
         if usage_wait:
             next_after = max(next_after or 0.0, usage_wait)
@@ -663,11 +726,18 @@ class FacebookConnector:
         """Verify the token and its permissions; one :class:`CheckResult` per check.
 
         1. ``GET /{page-id}?fields=id,name``: the token reads this Page.
-        2. ``GET /debug_token?input_token=...``: validity, expiry and granted scopes
-           (``pages_read_engagement``, ``pages_read_user_content``, and
-           ``pages_manage_engagement`` when hiding or blocking is enabled).
+        2. ``GET /debug_token?input_token=<Page token>`` called with the app token
+           ``{app_id}|{app_secret}`` (Graph API ``debug_token`` takes an app token or an app
+           developer's user token, not the Page token itself): validity, expiry,
+           data-access expiry and granted scopes (``pages_read_engagement``,
+           ``pages_read_user_content``, and ``pages_manage_engagement`` when hiding or
+           blocking is enabled). Without ``app_id`` and the app secret this line is a
+           warning saying what was not verified, never ``ok``.
         3. ``GET /{page-id}/posts?limit=1&fields=id,comments.limit(1){id,message,from}``:
            comments and their authors can actually be read.
+        4. The pinned ``graph_version`` against :data:`GRAPH_VERSION_EXPIRY` on the
+           injected clock's date: fails once expired, warns :data:`VERSION_WARN_MONTHS`
+           months before; names the ``facebook-api-version`` Graph served.
 
         Never raises for a platform failure: it becomes a failed result whose detail names
         the Graph code and what to do.
@@ -693,14 +763,7 @@ class FacebookConnector:
         needed = ["pages_read_engagement", "pages_read_user_content"]
         if self.cfg.hide_enabled or self.cfg.block_enabled:
             needed.append("pages_manage_engagement")
-        try:
-            dbg = self.client.get("debug_token", {"input_token": self.client.secrets[0]},
-                                  action="debug_token").get("data") or {}
-            results.append(self._permission_verdict(dbg, needed))
-        except ConnectorError as exc:
-            results.append(CheckResult(f"{self.cfg.name} permissions", exc.kind != "auth",
-                                       f"could not list permissions with debug_token ({exc}); "
-                                       "relying on the read test below"))
+        results.append(self._check_permissions(needed))
         try:
             body = self.client.get(f"{self.page_id}/posts",
                                    {"fields": "id,comments.filter(stream).limit(1){id,message,from{id,name}}",
@@ -711,7 +774,40 @@ class FacebookConnector:
                                        + ("" if n else " (no posts yet)")))
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} comments read", False, str(exc)))
+        ok, warning, detail = graph_version_verdict(self.client.version, self._clock().date())
+        if self.client.api_version:
+            detail += f"; Graph served facebook-api-version {self.client.api_version}"
+        results.append(CheckResult(f"{self.cfg.name} graph version", ok, detail, warning=warning))
         return results
+
+    def _check_permissions(self, needed: list[str]) -> CheckResult:
+        """Check 2: ``debug_token`` with the app token, or a warning naming what could not
+        be verified without it."""
+        name = f"{self.cfg.name} permissions"
+        unverified = ("the token's expiry, its data-access expiry and its granted permissions ("
+                      + ", ".join(needed) + ")")
+        if self._app_token is None:
+            missing = " and ".join(
+                ([] if getattr(self.cfg, "app_id", None) else ["app_id (the App ID)"])
+                + ([] if self._has_app_secret else ["the app secret (app_secret_credential, app_secret_file "
+                                                     "or app_secret_env)"]))
+            return CheckResult(name, True, f"not verified: {unverified}: Graph's debug_token needs the app token; "
+                                           f"set {missing} in the [[accounts]] table. Only reading is tested "
+                                           "below", warning=True)
+        try:
+            dbg = self.client.get("debug_token", {"input_token": self._page_token}, action="debug_token",
+                                  token=self._app_token).get("data") or {}
+        except ConnectorError as exc:
+            if exc.kind in ("auth", "refused", "permission"):
+                return CheckResult(name, False, f"Graph refused the app token for debug_token ({exc}): check that "
+                                                f"app_id {self.cfg.app_id} and the app secret belong to the app the "
+                                                "Page token was generated with")
+            return CheckResult(name, True, f"not verified: {unverified}: debug_token failed ({exc}); only "
+                                           "reading is tested below", warning=True)
+        if not isinstance(dbg, Mapping):
+            return CheckResult(name, True, f"not verified: {unverified}: debug_token gave no data object",
+                               warning=True)
+        return self._permission_verdict(dbg, needed)
 
     def _permission_verdict(self, dbg: Mapping[str, Any], needed: list[str]) -> CheckResult:
         """Judge a ``debug_token`` ``data`` object (pure apart from the clock): validity,

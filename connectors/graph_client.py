@@ -53,6 +53,8 @@ TRANSIENT_CODES = frozenset({1, 2, 341})
 SLOW_AT_PCT = 75.0
 STOP_AT_PCT = 95.0
 
+_log = logging.getLogger(__name__)
+
 _SECRET_PARAM_RE = re.compile(r"(access_token|appsecret_proof|input_token|client_secret)=[^&\s\"'<>]*",
                               re.IGNORECASE)
 _BEARER_RE = re.compile(r"(Bearer|OAuth)\s+[A-Za-z0-9._\-|%]{16,}")
@@ -294,6 +296,10 @@ class GraphClient:
     :ivar calls: HTTP requests sent so far (retries included).
     :ivar usage: the :class:`Usage` of the latest response, or None when it had no
         usage headers.
+    :ivar api_version: the ``facebook-api-version`` header of the latest response that had
+        one (the version that served the call: Meta serves calls to an expired version
+        with the oldest one available), or None. Logged (logger ``connectors.graph_client``)
+        when first seen and whenever it changes.
     """
 
     def __init__(self, *, base_url: str, version: str, token: str, app_secret: str | None = None,
@@ -303,6 +309,7 @@ class GraphClient:
         self.root = base_url.rstrip("/") + "/" + version.strip("/")
         self._token = token
         self._secrets = tuple(s for s in (token, app_secret) if s)
+        self._app_secret = app_secret
         self._proof = (hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
                        if app_secret else None)
         if self._proof:
@@ -310,8 +317,10 @@ class GraphClient:
         self._sleep = sleep
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
+        self.version = version.strip("/")
         self.calls = 0
         self.usage: Usage | None = None
+        self.api_version: str | None = None
         install_log_redaction()
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -331,13 +340,18 @@ class GraphClient:
         self._http.close()
 
     # -- public calls -----------------------------------------------------------------
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, action: str) -> dict:
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, action: str,
+            token: str | None = None) -> dict:
         """``GET {root}/{path}`` with ``params``; returns the decoded JSON object.
 
+        :param token: send this access token instead of the Page token (``debug_token``
+            takes an app token ``{app-id}|{app-secret}``); ``appsecret_proof`` is then
+            computed for it. It is redacted like the Page token.
         :raises ConnectorError: see :func:`error_from_graph`; ``transient`` after
             ``max_attempts`` tries for 5xx, HTML, timeouts and malformed JSON.
         """
-        return self._call("GET", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), action=action)
+        return self._call("GET", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), action=action,
+                          token=token)
 
     def get_url(self, url: str, *, action: str) -> dict:
         """Follow a ``paging.next`` URL exactly as given (no ``params``: httpx 0.28 would
@@ -352,10 +366,16 @@ class GraphClient:
 
     # -- internals ----------------------------------------------------------------------
     def _call(self, method: str, url: str, *, params: dict | None, action: str,
-              data: dict | None = None) -> dict:
+              data: dict | None = None, token: str | None = None) -> dict:
         where = describe_url(method, url)
+        headers = None
+        if token is not None and token != self._token:
+            if token not in self._secrets:
+                self._secrets += (token,)
+            headers = {"Authorization": f"Bearer {token}"}
         if params is not None and self._proof:
-            params["appsecret_proof"] = self._proof
+            params["appsecret_proof"] = self._proof if headers is None else hmac.new(
+                self._app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()  # type: ignore[union-attr]
         last: ConnectorError | None = None
         for attempt in range(1, self.max_attempts + 1):
             pause = pause_for(self.usage)
@@ -364,9 +384,9 @@ class GraphClient:
             self.calls += 1
             try:
                 if params is None:
-                    resp = self._http.request(method, url, data=data)
+                    resp = self._http.request(method, url, data=data, headers=headers)
                 else:
-                    resp = self._http.request(method, url, params=params, data=data)
+                    resp = self._http.request(method, url, params=params, data=data, headers=headers)
             except httpx.TimeoutException as exc:
                 last = ConnectorError(f"timed out ({type(exc).__name__}) on {where}", platform=PLATFORM,
                                       kind="transient", retry_after=60.0)
@@ -379,6 +399,7 @@ class GraphClient:
                                      kind="refused") from None
             else:
                 self.usage = parse_usage(resp.headers)  # the latest response is authoritative
+                self._note_version(resp.headers.get("facebook-api-version"))
                 result, err = self._decode(resp, where, action)
                 if err is None:
                     return result
@@ -391,6 +412,15 @@ class GraphClient:
         raise ConnectorError(f"{last.args[0]} (gave up after {self.max_attempts} tries)", platform=PLATFORM,
                              kind="transient", retry_after=last.retry_after or 60.0,
                              status=last.status, code=last.code)
+
+    def _note_version(self, served: str | None) -> None:
+        if not served or not isinstance(served, str):
+            return
+        served = served.strip()[:16]
+        if served != self.api_version:
+            self.api_version = served
+            _log.log(logging.INFO if served == self.version else logging.WARNING,
+                     "facebook-api-version %s (pinned %s)", served, self.version)
 
     def _decode(self, resp: httpx.Response, where: str, action: str) -> tuple[dict, ConnectorError | None]:
         status = resp.status_code

@@ -133,7 +133,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         finally:
             connector.close()
         for r in results:
-            line(r.ok, f"{acc.name}: {r.name}", r.detail)
+            if r.ok and r.warning:
+                print(f"[warn] {acc.name}: {r.name}: {r.detail}")
+            else:
+                line(r.ok, f"{acc.name}: {r.name}", r.detail)
         if results and all(r.ok for r in results) and store is not None:
             from monitor.domain import Account
             from monitor.pipeline import system_clock

@@ -427,7 +427,12 @@ class FakeGraphServer:
         if not token:
             raise GraphFault(400, 2500, "An active access token must be used to query information about the "
                                         "current user.")
-        if token != self.token:
+        if parts == ["debug_token"]:
+            if token == self.token:
+                raise GraphFault(400, 100, _DEBUG_TOKEN_NEEDS_APP)
+            if self.app_token is None or token != self.app_token:
+                raise GraphFault(400, 190, "Invalid OAuth access token - Cannot parse access token")
+        elif token != self.token:
             raise GraphFault(400, 190, "Invalid OAuth access token - Cannot parse access token")
         if self.app_secret is not None:
             want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -457,6 +462,9 @@ class FakeGraphServer:
     def _get(self, parts: list[str], q: dict[str, str], url_query: str) -> dict:
         fields = parse_fields(q.get("fields", ""))
         if parts == ["debug_token"]:
+            if q.get("input_token") != self.token:
+                return {"data": {"error": {"code": 190, "message": "Invalid OAuth access token."},
+                                 "is_valid": False, "scopes": []}}
             return {"data": {"app_id": self.app_id, "type": "PAGE", "application": "School Social Monitor",
                              "data_access_expires_at": 0, "expires_at": self.token_expires_at,
                              "is_valid": True, "issued_at": 1760000000, "profile_id": self.page_id,

@@ -666,14 +666,24 @@ def test_hide_unhide_and_block_post_the_graph_calls(make):
 
 
 # --------------------------------------------------------------------------- check
-def _check_handler(debug: dict | None = None, page_error: str | None = None):
+APP_ID = "138566025676"  # the app of debug_token.json
+APP_TOKEN = f"{APP_ID}|{APP_SECRET}"
+
+
+def _check_handler(debug: dict | None = None, page_error: str | None = None, seen: list | None = None):
     def handler(request):
         path = request.url.path
+        if seen is not None:
+            seen.append(request)
         if page_error:
             return error_response(page_error)
         if path == "/v23.0/19292868552":
             return httpx.Response(200, json=load("page.json"))
-        if path == "/v23.0/debug_token":
+        if path == "/v23.0/debug_token":  # Graph: an app token (or a developer's user token), never the Page token
+            if request.headers["Authorization"] == f"Bearer {TOKEN}":
+                return error_response("100_debug_token")
+            if request.headers["Authorization"] != f"Bearer {APP_TOKEN}":
+                return error_response("190")
             return httpx.Response(200, json=debug or load("debug_token.json"))
         if path == "/v23.0/19292868552/posts":
             return httpx.Response(200, json={"data": [{"id": "19292868552_1", "comments": {"data": []}}]})
@@ -682,14 +692,40 @@ def _check_handler(debug: dict | None = None, page_error: str | None = None):
 
 
 def test_check_reports_valid_token_and_permissions(make):
-    results = make(_check_handler(), page_id="19292868552").check()
-    assert [r.ok for r in results] == [True, True, True]
+    seen: list[httpx.Request] = []
+    results = make(_check_handler(seen=seen), page_id="19292868552", app_id=APP_ID, app_secret=True).check()
+    assert [(r.ok, r.warning) for r in results] == [(True, False)] * 4
     assert results[0].detail == "token valid for Page Facebook for Developers (19292868552)"
     assert "pages_read_user_content" in results[1].detail and "never expires" in results[1].detail
+    [dbg] = [r for r in seen if r.url.path.endswith("/debug_token")]
+    q = dict(parse_qsl(dbg.url.query.decode()))
+    assert q["input_token"] == TOKEN and dbg.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+    assert q["appsecret_proof"] == hmac.new(APP_SECRET.encode(), APP_TOKEN.encode(), hashlib.sha256).hexdigest()
+    assert results[3].detail == "Graph API v23.0 works until 2027-10-08"
+
+
+def test_check_without_app_secret_says_what_it_could_not_verify(make):
+    seen: list[httpx.Request] = []
+    results = make(_check_handler(seen=seen), page_id="19292868552").check()
+    perm = results[1]
+    assert perm.ok and perm.warning  # printed [warn], never [ok]
+    assert perm.detail.startswith("not verified: the token's expiry, its data-access expiry and its granted "
+                                  "permissions (pages_read_engagement, pages_read_user_content)")
+    assert "app_id" in perm.detail and "app_secret_credential" in perm.detail
+    assert not any(r.url.path.endswith("/debug_token") for r in seen)
+    assert [(r.ok, r.warning) for r in results] == [(True, False), (True, True), (True, False), (True, False)]
+
+
+def test_check_with_a_wrong_app_secret_fails_naming_app_id(make, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, "not-the-app-secret")
+    perm = make(_check_handler(), page_id="19292868552", app_id=APP_ID, app_secret=True).check()[1]
+    assert not perm.ok and f"app_id {APP_ID} and the app secret" in perm.detail
+    assert "not-the-app-secret" not in perm.detail
 
 
 def test_check_names_missing_permission_for_enabled_hiding(make):
-    results = make(_check_handler(), page_id="19292868552", hide_enabled=True).check()
+    results = make(_check_handler(), page_id="19292868552", hide_enabled=True, app_id=APP_ID,
+                   app_secret=True).check()
     perm = results[1]
     assert not perm.ok and perm.detail.startswith("missing permission pages_manage_engagement")
 
@@ -713,8 +749,8 @@ def test_check_with_refused_token_says_reconnect(make):
 def test_check_judges_debug_token(make, change, ok, phrase):
     dbg = load("debug_token.json")
     dbg["data"].update(change)
-    perm = make(_check_handler(debug=dbg), page_id="19292868552").check()[1]
-    assert perm.ok is ok and phrase in perm.detail
+    perm = make(_check_handler(debug=dbg), page_id="19292868552", app_id=APP_ID, app_secret=True).check()[1]
+    assert perm.ok is ok and not perm.warning and phrase in perm.detail
 
 
 def test_deletions_not_inferred_when_paging_loops(make):
@@ -845,3 +881,19 @@ def test_check_asks_for_the_numeric_page_id(make):
 
     first = make(handler, page_id="facebookfordevelopers").check()[0]
     assert not first.ok and 'set page_id = "19292868552"' in first.detail
+
+
+def test_graph_version_verdict_from_the_table():
+    from datetime import date
+
+    from connectors.facebook import graph_version_verdict
+
+    assert graph_version_verdict("v23.0", date(2027, 4, 7))[:2] == (True, False)
+    assert graph_version_verdict("v23.0", date(2027, 4, 8))[:2] == (True, True)  # six months before 8 Oct 2027
+    assert graph_version_verdict("v23.0", date(2027, 10, 8))[:2] == (False, False)
+    assert graph_version_verdict("v22.0", date(2026, 11, 20))[:2] == (True, True)  # 20 May 2027
+    assert graph_version_verdict("v25.0", date(2027, 10, 8)) == (True, False, "Graph API v25.0 works until 2028-07-29")
+    ok, warn, text = graph_version_verdict("v15.0", date(2026, 12, 4))
+    assert (ok, warn) == (False, False) and "has expired" in text and "v25.0" in text
+    assert graph_version_verdict("v26.0", date(2027, 1, 1)) == (
+        True, False, "Graph API v26.0: Meta has published no end date for it yet")

@@ -4,6 +4,7 @@ HTTP server on 127.0.0.1 serving the demo Page, with its data and fault controls
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -178,11 +179,28 @@ def test_hide_and_block_on_fake(server, connect):
     assert conn.block("fb:1004") == "blocked fb:1004 from Page 1000" and "1004" in server.blocked
 
 
-def test_check_against_fake(connect):
-    with FakeGraphServer(fb_posts(), token=TOKEN, scopes=["pages_read_engagement"]) as srv:
-        results = connect(srv).check()
+def test_check_against_fake(connect, monkeypatch):
+    monkeypatch.setenv("SSM_TEST_FAKE_FB_SECRET", "s3cret-app")
+    secret = {"app_secret": SecretRef(key="accounts[0].app_secret", env="SSM_TEST_FAKE_FB_SECRET")}
+    with FakeGraphServer(fb_posts(), token=TOKEN, scopes=["pages_read_engagement"], app_secret="s3cret-app",
+                         app_id="4000") as srv:
+        conn = connect(srv, app_id="4000")
+        conn = FacebookConnector(conn.cfg.__class__(**{**conn.cfg.__dict__,
+                                                       "secrets": {**conn.cfg.secrets, **secret}}))
+        try:
+            results = conn.check()
+        finally:
+            conn.close()
         assert results[0].ok and results[0].detail == "token valid for Page Brookfield Primary School (1000)"
         assert not results[1].ok and "missing permission pages_read_user_content" in results[1].detail
+        [dbg] = [r for r in srv.requests if r.path.endswith("/debug_token")]
+        assert "input_token" not in dbg.params  # the fake strips secrets from its request log
+
+
+def test_check_without_app_token_never_calls_debug_token_with_the_page_token(server, connect):
+    results = connect(server).check()
+    assert results[1].ok and results[1].warning and results[1].detail.startswith("not verified:")
+    assert not any(r.path.endswith("/debug_token") for r in server.requests)
 
 
 def test_fake_needs_appsecret_proof_when_configured(connect, monkeypatch):
@@ -319,3 +337,39 @@ def test_fake_serves_stream_chronologically_whatever_order_says(server):
         url, headers={"Authorization": f"Bearer {TOKEN}"}), timeout=5))
     times = [c["created_time"] for c in body["data"]]
     assert times == sorted(times) and body["summary"]["order"] == "chronological"
+
+
+# ------------------------------------------------------------------ Graph version (issue 15 item 8)
+def test_facebook_api_version_header_is_logged(server, connect, caplog):
+    caplog.set_level(logging.INFO, logger="connectors.graph_client")
+    conn = connect(server, audit_posts_per_poll=0)
+    conn.fetch(FetchContext(cursor={}, now=NOW))
+    lines = [r for r in caplog.records if r.name == "connectors.graph_client"]
+    assert [(r.levelname, r.getMessage()) for r in lines] == [("INFO", "facebook-api-version v23.0 (pinned v23.0)")]
+    assert conn.client.api_version == "v23.0"
+
+
+def test_served_version_other_than_pinned_warns(connect, caplog):
+    caplog.set_level(logging.INFO, logger="connectors.graph_client")
+    with FakeGraphServer(fb_posts(), token=TOKEN, served_version="v24.0") as srv:
+        conn = connect(srv, audit_posts_per_poll=0)
+        r = conn.fetch(FetchContext(cursor={}, now=NOW))
+        assert any("Graph served facebook-api-version v24.0 to calls pinned to v23.0" in w for w in r.warnings)
+        assert any(x.levelname == "WARNING" and "facebook-api-version v24.0 (pinned v23.0)" in x.getMessage()
+                   for x in caplog.records)
+        assert conn.check()[-1].detail.endswith("; Graph served facebook-api-version v24.0")
+
+
+@pytest.mark.parametrize("today,ok,warning,phrase", [
+    (datetime(2027, 4, 7, tzinfo=timezone.utc), True, False, "Graph API v23.0 works until 2027-10-08"),
+    (datetime(2027, 4, 8, tzinfo=timezone.utc), True, True, "stops working on 2027-10-08 (in 183 days)"),
+    (datetime(2027, 10, 8, tzinfo=timezone.utc), False, False, "stopped working on 2027-10-08"),
+])
+def test_check_warns_six_months_before_the_pinned_version_expires(server, monkeypatch, today, ok, warning, phrase):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    cfg = AccountConfig(name="school-fb", platform="facebook", page_id=server.page_id, base_url=server.base_url,
+                        secrets={"token": SecretRef(key="accounts[0].token", env=TOKEN_ENV)})
+    with FacebookConnector(cfg, clock=lambda: today) as conn:
+        line = conn.check()[-1]
+    assert line.name == "school-fb graph version" and (line.ok, line.warning) == (ok, warning)
+    assert phrase in line.detail

@@ -90,3 +90,11 @@ def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
     assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'account_resumed'") == 1
     store.close()
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 0
+
+
+def test_check_prints_warn_not_ok_for_what_it_could_not_verify(platforms, capsys):
+    cfg, graph, x, smtp = platforms
+    assert main(["check", "--config", str(cfg), "--account", "fb"]) == 0  # a warning is not a failure
+    out = capsys.readouterr().out
+    assert "[warn] fb: fb permissions: not verified: the token's expiry" in out
+    assert "[ok] fb: fb permissions" not in out and "[ok] fb: fb graph version: Graph API v23.0" in out
