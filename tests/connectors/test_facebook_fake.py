@@ -339,6 +339,39 @@ def test_fake_serves_stream_chronologically_whatever_order_says(server):
     assert times == sorted(times) and body["summary"]["order"] == "chronological"
 
 
+# ------------------------------------------------------------------ rate limits (issue 15 item 5)
+def test_business_use_case_usage_backs_off_over_its_24_hour_window(server, connect):
+    conn = connect(server, audit_posts_per_poll=0)
+    server.set_usage(business_pct=85)  # a Page token: Business Use Case limits, a rolling 24 hours
+    r = conn.fetch(FetchContext(cursor={}, now=NOW))
+    assert r.next_poll_after == pytest.approx(8640.0)  # 10 points x 864 s (1% of 24 hours)
+    assert any("x-business-use-case-usage call_count 85%" in w for w in r.warnings)
+    server.set_usage(app_pct=85)  # the app's Platform limit is a rolling hour
+    r2 = conn.fetch(FetchContext(cursor=r.cursor, now=NOW))
+    assert r2.next_poll_after == pytest.approx(900.0)
+
+
+def test_80001_without_a_regain_time_waits_an_hour(server, connect):
+    server.fail_next(1, 400, graph_code=80001)
+    with pytest.raises(ConnectorError) as ei:
+        connect(server).fetch(FetchContext(cursor={}, now=NOW))
+    assert ei.value.kind == "rate_limit" and ei.value.retry_after == 3600.0
+
+
+@pytest.mark.parametrize("subcode,words", [
+    (460, "because the password of the person who generated the token was changed"),
+    (463, "because the token has expired"),
+    (467, "because the token is no longer valid: the person who generated it logged out of Facebook"),
+    (492, "because the session is no longer valid: the role of the person who generated the token on the Page "
+          "changed"),
+])
+def test_190_subcode_in_words(server, connect, subcode, words):
+    server.fail_next(1, 400, graph_code=190, subcode=subcode)
+    with pytest.raises(ConnectorError) as ei:
+        connect(server).fetch(FetchContext(cursor={}, now=NOW))
+    assert ei.value.kind == "auth" and words in str(ei.value) and f"(Graph 190/{subcode}" in str(ei.value)
+
+
 # ------------------------------------------------------------------ Graph version (issue 15 item 8)
 def test_facebook_api_version_header_is_logged(server, connect, caplog):
     caplog.set_level(logging.INFO, logger="connectors.graph_client")

@@ -92,6 +92,21 @@ def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 0
 
 
+@pytest.mark.parametrize("subcode,words", [
+    (460, "the password of the person who generated the token was changed"),
+    (492, "the role of the person who generated the token on the Page changed"),
+])
+def test_reconnect_email_gives_the_190_subcode_in_words(platforms, tmp_path, capsys, subcode, words):
+    cfg, graph, x, smtp = platforms
+    graph.fail_next(1, 400, graph_code=190, subcode=subcode,
+                    message="Error validating access token: the session has been invalidated.")
+    assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 1
+    assert "fb: paused" in capsys.readouterr().out
+    [mail] = [m for m in smtp.messages if "reconnect" in m["Subject"].lower()]
+    body = mail.get_body(("plain",)).get_content()
+    assert words in " ".join(body.split()) and f"Graph 190/{subcode}" in body and FB_TOKEN not in body
+
+
 def test_check_prints_warn_not_ok_for_what_it_could_not_verify(platforms, capsys):
     cfg, graph, x, smtp = platforms
     assert main(["check", "--config", str(cfg), "--account", "fb"]) == 0  # a warning is not a failure
