@@ -69,8 +69,10 @@ Only posts inside the window are kept, so its size is bounded by ``P``.
 
 Limits: ``x-app-usage``, ``x-page-usage`` and ``x-business-use-case-usage`` are read on
 every response. From 75% the client pauses between calls (0.5 s per point) and the result
-asks for a later poll (``next_poll_after``); at 95% (or when Graph gives a time to regain
-access) the poll stops early and returns what it has. A rate-limit or transient error in
+asks for a later poll (``next_poll_after``, over the header's window: a Page token's calls
+fall under the Business Use Case limits, a rolling 24 hours; see
+:func:`connectors.graph_client.backoff_after`); at 95% (or when Graph gives a time to
+regain access) the poll stops early and returns what it has. A rate-limit or transient error in
 the middle of a poll that already made progress also returns the progress with a
 warning; with no progress it raises :class:`~connectors.base.ConnectorError`.
 """
@@ -377,11 +379,11 @@ class FacebookConnector:
     """Connector for one Facebook Page (:class:`connectors.base.Connector`).
 
     :param cfg: the ``[[accounts]]`` entry (``platform = "facebook"``, ``page_id``,
-        ``token``, optional ``app_secret``, ``graph_version``, ``base_url``,
+        ``token``, optional ``app_id`` and ``app_secret``, ``graph_version``, ``base_url``,
         ``timeout_seconds``, ``lookback_days``, ``hide_enabled``, ``block_enabled``).
     :param transport: an ``httpx.BaseTransport`` (tests: ``httpx.MockTransport``).
-    :param clock: callable returning aware UTC now (used by :meth:`check`); fetch uses
-        ``FetchContext.now``.
+    :param clock: callable returning aware UTC now (used by :meth:`check`: token expiry and
+        the Graph version's end date); fetch uses ``FetchContext.now``.
     :param sleep: called for retry backoff and pacing near rate limits.
     :param max_calls_per_poll: HTTP calls after which a poll stops and leaves the rest for
         the next one (None: no bound).
