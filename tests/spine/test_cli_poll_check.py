@@ -18,6 +18,8 @@ from monitor.store import Store
 from .helpers import write_config
 
 FB_TOKEN = "EAAB-cli-test-page-token-123456"
+#: check judges token and Graph version dates on this day, not the wall clock
+CHECK_DAY = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 X_TOKEN = "AAAA-cli-test-bearer-token-123456"
 
 
@@ -34,6 +36,11 @@ def platforms(tmp_path, monkeypatch):
         cfg = write_config(tmp_path, graph_url=graph.base_url, x_url=x.base_url, smtp_port=smtp.port,
                            lookback=45, read_cap=10000)
         yield cfg, graph, x, smtp
+
+
+@pytest.fixture
+def check_day(monkeypatch):
+    monkeypatch.setattr("monitor.pipeline.system_clock", lambda: CHECK_DAY)
 
 
 def test_poll_once_stores_each_comment_exactly_once(platforms, tmp_path, capsys):
@@ -60,7 +67,7 @@ def test_poll_once_stores_each_comment_exactly_once(platforms, tmp_path, capsys)
     assert len(message_ids) == len(set(message_ids)) > 0
 
 
-def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms, tmp_path, capsys):
+def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms, tmp_path, capsys, check_day):
     cfg, graph, x, smtp = platforms
     assert main(["check", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -73,7 +80,7 @@ def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms
     assert "[FAIL] fb:" in out and FB_TOKEN not in out
 
 
-def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
+def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys, check_day):
     cfg, graph, x, smtp = platforms
     graph.token = "another-token"
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 1
@@ -107,7 +114,7 @@ def test_reconnect_email_gives_the_190_subcode_in_words(platforms, tmp_path, cap
     assert words in " ".join(body.split()) and f"Graph 190/{subcode}" in body and FB_TOKEN not in body
 
 
-def test_check_prints_warn_not_ok_for_what_it_could_not_verify(platforms, capsys):
+def test_check_prints_warn_not_ok_for_what_it_could_not_verify(platforms, capsys, check_day):
     cfg, graph, x, smtp = platforms
     assert main(["check", "--config", str(cfg), "--account", "fb"]) == 0  # a warning is not a failure
     out = capsys.readouterr().out
