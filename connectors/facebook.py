@@ -913,4 +913,6 @@ def _total_count(raw_post: Mapping[str, Any]) -> int:
     return -1  # unknown: treated as changed every poll (listed in full)
 
 
-__all__ = ["FacebookConnector", "map_comment", "map_post", "map_attachment", "strip_secret_params", "redact"]
+__all__ = ["FacebookConnector", "map_comment", "map_post", "map_attachment", "strip_secret_params", "redact",
+           "GRAPH_VERSION_EXPIRY", "graph_version_verdict", "listing_complete", "confirm_deletions",
+           "count_tolerance"]
