@@ -293,6 +293,27 @@ def test_comment_listing_follows_next_and_maps_recorded_comments(make):
     assert res.deleted == ()
 
 
+def test_recorded_listing_short_of_its_count_marks_nothing_deleted(make):
+    # Recorded: 10 + 5 comments listed, summary.total_count 18 (Graph leaves some out).
+    c1, c2 = load("comments_p1.json"), load("comments_p2.json")
+    post_id = "19292868552_10158407654328553"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/posts"):
+            return httpx.Response(200, json={"data": [{
+                "id": post_id, "message": "Building with the Graph API", "created_time": "2021-08-10T17:00:00+0000",
+                "updated_time": "2021-08-14T07:24:42+0000",
+                "comments": {"data": [], "summary": {"order": "chronological", "total_count": 18,
+                                                     "can_comment": True}}}], "paging": {}})
+        return httpx.Response(200, json=c1 if request.url.path.startswith("/v23.0/") else c2)
+
+    stored = {c["id"] for c in c1["data"] + c2["data"]} | {"10158407654328553_10158400000000001"}
+    conn = make(handler, page_id="19292868552", audit_posts_per_poll=0)
+    res = conn.fetch(ctx({}, {post_id: frozenset(stored)}, datetime(2021, 8, 15, tzinfo=timezone.utc)))
+    assert res.deleted == () and "m" not in res.cursor["posts"][post_id]  # not even a first miss
+    assert any("listing incomplete (15 comments returned, summary.total_count 18)" in w for w in res.warnings)
+
+
 def test_map_recorded_photo_comment():
     raw = load("comment_photo.json")
     c = map_comment(raw, account="school-fb", post_id="2121008874780932_2954961744718970", post_text=None)
