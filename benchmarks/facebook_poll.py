@@ -15,7 +15,12 @@ Seconds include the fake server's own work (same process, same GIL); against the
 Graph API a poll costs roughly calls x round-trip time. ``max_calls_per_poll`` is lifted
 so the first poll is one backfill (with the default of 1000 it spreads over several polls).
 
-Run: ``.venv/bin/python benchmarks/facebook_poll.py [--posts N] [--comments N] [--new N]``
+The fake serves comments in the order the Graph API documents (``filter=stream`` is
+chronological whatever ``order`` says); ``--comment-order as_requested`` honours ``order``
+(how the fake behaved before), ``ranked`` serves every listing ranked.
+
+Run: ``.venv/bin/python benchmarks/facebook_poll.py [--posts N] [--comments N] [--new N]
+[--comment-order documented|as_requested|ranked]``
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from connectors.base import FetchContext  # noqa: E402
 from connectors.facebook import FacebookConnector  # noqa: E402
 from monitor.config import AccountConfig, SecretRef  # noqa: E402
 from monitor.fakes.dataset import FakeComment, FakePost  # noqa: E402
-from monitor.fakes.graph import FakeGraphServer  # noqa: E402
+from monitor.fakes.graph import COMMENT_ORDERS, FakeGraphServer  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 TOKEN = "bench-page-token"
@@ -86,16 +91,17 @@ def timed_poll(conn: FacebookConnector, ctx: FetchContext):
     return res, time.perf_counter() - t0
 
 
-def run(name: str, n_posts: int, n_comments: int, n_new: int, span_days: float) -> None:
+def run(name: str, n_posts: int, n_comments: int, n_new: int, span_days: float,
+        comment_order: str = "documented") -> None:
     t0 = time.perf_counter()
     posts = build_page(n_posts, n_comments, span_days)
     build_s = time.perf_counter() - t0
     in_window = [p for p in posts if p.created_at >= NOW - timedelta(days=30)]
     big = sum(1 for p in in_window if len(p.comments) > 100)
     print(f"\n== {name}: {n_posts} posts ({len(in_window)} in the 30-day window, {big} with >100 comments), "
-          f"{n_comments} comments (built in {build_s:.1f} s)")
+          f"{n_comments} comments (built in {build_s:.1f} s); fake comment order: {comment_order}")
     os.environ["SSM_BENCH_FB_TOKEN"] = TOKEN
-    with FakeGraphServer(posts, token=TOKEN) as srv:
+    with FakeGraphServer(posts, token=TOKEN, comment_order=comment_order) as srv:
         cfg = AccountConfig(name="bench", platform="facebook", page_id="1000", base_url=srv.base_url,
                             secrets={"token": SecretRef(key="accounts[0].token", env="SSM_BENCH_FB_TOKEN")})
         with FacebookConnector(cfg, max_calls_per_poll=None) as conn:
@@ -131,11 +137,13 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=2000)
     ap.add_argument("--comments", type=int, default=50000)
     ap.add_argument("--new", type=int, default=100)
+    ap.add_argument("--comment-order", choices=COMMENT_ORDERS, default="documented",
+                    help="how the fake Graph API orders comment listings (default: as Graph documents)")
     args = ap.parse_args()
     print(f"Facebook connector poll benchmark (loopback fake Graph API, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs)")
-    run("worst case", args.posts, args.comments, args.new, span_days=29.5)
-    run("school", args.posts, args.comments, args.new, span_days=400)
+    run("worst case", args.posts, args.comments, args.new, span_days=29.5, comment_order=args.comment_order)
+    run("school", args.posts, args.comments, args.new, span_days=400, comment_order=args.comment_order)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS (benchmark, fake server and data together): {rss:.0f} MiB")
 

@@ -94,11 +94,15 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One line of ``school-monitor check``: ``name`` (what was checked), ``ok``, ``detail``."""
+    """One line of ``school-monitor check``: ``name`` (what was checked), ``ok``, ``detail``.
+
+    ``warning`` (with ``ok`` True): not a failure, but not verified or due for attention
+    (printed ``[warn]``, never ``[ok]``); it does not make ``check`` fail."""
 
     name: str
     ok: bool
     detail: str
+    warning: bool = False
 
 
 class Connector(Protocol):

@@ -22,22 +22,32 @@ Let ``P`` be the number of Page posts created inside the look-back window
 2. **Activity test** against the cursor (per post: last ``total_count``, ``updated_time``
    and newest comment time seen): a post is active when it is new, or its count or
    ``updated_time`` changed. Quiet posts cost nothing.
-3. **Comments of an active post**: ``GET /{post-id}/comments?filter=stream&limit=100
-   &summary=true&fields=id,message,from{id,name},created_time,permalink_url,
-   attachment{type,url,media,target},parent{id},is_hidden,can_hide``
+3. **Comments of an active post**: ``GET /{post-id}/comments?filter=stream&order=chronological
+   &limit=100&summary=true&fields=id,message,from{id,name},created_time,permalink_url,
+   attachment{type,url,media,target},parent{id},is_hidden,can_hide``. Nothing depends on
+   the order Graph serves: the comments reference says ``filter=stream`` is chronological
+   whatever ``order`` says, and ranked comments come ranked.
 
-   * *full listing* (``order=chronological``, every page) when the post is new, has at most
-     100 comments (one call either way), or the incremental arithmetic below does not add
-     up; a full listing also finds edits and, against ``FetchContext.known_comments``,
-     deletions;
-   * otherwise *incremental* (``order=reverse_chronological``), stopping at the first page
-     that reaches comments older than the newest one already seen (minus a 10-minute
-     margin for late-indexed comments): ``ceil(new / 100)`` calls. If the count moved by
-     exactly the number of new comments found, nothing was deleted; if not (a deletion, a
-     late arrival), the post is listed in full.
+   * *full listing* (every page) when the post is new, has at most 100 comments (one call
+     either way), has a first miss to confirm (below), or the incremental arithmetic does
+     not add up; a full listing also finds edits and, against
+     ``FetchContext.known_comments``, deletions;
+   * otherwise *incremental*: ``since=<newest comment seen - 10 minutes>`` (a watermark in
+     the cursor; the margin catches late-indexed comments), every page of that:
+     ``ceil((new + margin) / 100)`` calls. If the count moved by exactly the number of new
+     comments found, nothing was deleted; if not (a deletion, a late arrival), the post is
+     listed in full.
+
+   **Deletions.** Paging follows ``paging.next`` past empty pages (Graph returns
+   ``{"data": [], "paging": {"next": ...}}`` with more after it; at most
+   :data:`MAX_EMPTY_PAGES` in a row). A stored comment is marked deleted only when a
+   *complete* listing misses it (at least ``summary.total_count`` minus
+   :func:`count_tolerance` comments returned, no paging guard tripped, nothing malformed)
+   **and** the previous complete listing of the post missed it too: the first miss is kept
+   in the cursor (``m``) and the post is listed again next poll to confirm or clear it.
 4. **Audit**: ``audit_posts_per_poll`` (default 2) quiet posts are re-listed in full each
    poll, round-robin over the window, so an edit or a deletion on a post with no other
-   activity is found within ``P / 2`` polls.
+   activity is found within ``P / 2`` polls (a deletion is confirmed the poll after).
 
 Calls per poll = ``ceil(P/100) + A`` (more for a burst of more than 100 comments on one
 post) + the audit. Nothing depends on the number of comments already stored or on posts
@@ -50,7 +60,8 @@ Cursor (JSON-able, stored by the pipeline with the comments)::
 
     {"v": 1,
      "posts": {"<post id>": {"n": <summary.total_count>, "u": "<updated_time>",
-                             "w": "<newest comment created_time seen, ISO>" | null}},
+                             "w": "<newest comment created_time seen, ISO>" | null,
+                             "m": ["<comment id missing from the last complete listing>", ...]}},
      "audit": "<created_time>|<post id>" | null,   # round-robin position
      "polled_at": "<ISO UTC>"}
 
@@ -58,8 +69,10 @@ Only posts inside the window are kept, so its size is bounded by ``P``.
 
 Limits: ``x-app-usage``, ``x-page-usage`` and ``x-business-use-case-usage`` are read on
 every response. From 75% the client pauses between calls (0.5 s per point) and the result
-asks for a later poll (``next_poll_after``); at 95% (or when Graph gives a time to regain
-access) the poll stops early and returns what it has. A rate-limit or transient error in
+asks for a later poll (``next_poll_after``, over the header's window: a Page token's calls
+fall under the Business Use Case limits, a rolling 24 hours; see
+:func:`connectors.graph_client.backoff_after`); at 95% (or when Graph gives a time to
+regain access) the poll stops early and returns what it has. A rate-limit or transient error in
 the middle of a poll that already made progress also returns the progress with a
 warning; with no progress it raises :class:`~connectors.base.ConnectorError`.
 """
@@ -69,7 +82,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -97,9 +110,29 @@ POST_FIELDS = ("id,message,story,created_time,updated_time,permalink_url,"
                "comments.filter(stream).summary(true).limit(0)")
 #: Pages followed in one listing at most (50,000 comments): a guard against endless paging.
 MAX_PAGES = 500
+#: Empty pages in a row that still carry ``paging.next`` followed before a listing is given
+#: up as incomplete (Graph returns ``{"data": [], "paging": {"next": ...}}`` when privacy
+#: filtering empties a page, with more after it).
+MAX_EMPTY_PAGES = 10
+#: A full listing counts as complete for deletions when it returned at least
+#: ``summary.total_count`` minus this many comments (Graph's count includes comments it
+#: leaves out of listings), or minus 2% of the count when that is more.
+COUNT_TOLERANCE = 2
 #: Comments created this long before the newest seen are re-read by incremental fetches.
 LATE_MARGIN = timedelta(minutes=10)
 CURSOR_VERSION = 1
+
+#: When each Graph API version stops working (Meta's changelog, "Versions" table, as
+#: published in December 2026). A version newer than these has no published date yet; an
+#: older one has expired. Update this table when Meta publishes new dates.
+GRAPH_VERSION_EXPIRY: dict[str, date] = {
+    "v16.0": date(2025, 5, 14), "v17.0": date(2025, 9, 12), "v18.0": date(2026, 1, 26),
+    "v19.0": date(2026, 5, 21), "v20.0": date(2026, 9, 24), "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20), "v23.0": date(2027, 10, 8), "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+}
+#: ``check`` warns this many months before the pinned version's end date.
+VERSION_WARN_MONTHS = 6
 
 _ATTACHMENT_TYPES = {
     "photo": "photo", "album": "photo", "cover_photo": "photo", "profile_media": "photo",
@@ -143,6 +176,47 @@ def strip_secret_params(url: Any) -> str | None:
     q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
          if k.lower() not in ("access_token", "appsecret_proof", "input_token")]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), parts.fragment))
+
+
+def _version_number(version: str) -> tuple[int, int] | None:
+    m = re.fullmatch(r"v(\d{1,3})\.(\d{1,3})", version.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _months_before(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    days = [31, 29 if y % 4 == 0 and (y % 100 or y % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return date(y, m, min(d.day, days[m - 1]))
+
+
+def graph_version_verdict(version: str, today: date, *,
+                          expiry: Mapping[str, date] = GRAPH_VERSION_EXPIRY) -> tuple[bool, bool, str]:
+    """Judge the pinned Graph API ``version`` on ``today`` against ``expiry`` (pure).
+
+    :returns: ``(ok, warning, detail)``: expired: ``(False, False, ...)``; within
+        :data:`VERSION_WARN_MONTHS` months of its end date: ``(True, True, ...)``; else
+        ``(True, False, ...)``. A version newer than the table has no published date yet
+        (ok); one older than the table has expired.
+    """
+    known = sorted((n, v) for v in expiry if (n := _version_number(v)) is not None)
+    newest = known[-1][1] if known else None
+    advice = (f"test the monitor with a newer version (such as {newest}) and set graph_version in the "
+              "account's [[accounts]] table")
+    end = expiry.get(version)
+    num = _version_number(version)
+    if end is None:
+        if num is not None and known and num < known[0][0]:
+            return False, False, (f"Graph API {version} has expired (before {known[0][1]}, which ended "
+                                  f"{expiry[known[0][1]]:%Y-%m-%d}): {advice}")
+        return True, False, f"Graph API {version}: Meta has published no end date for it yet"
+    if today >= end:
+        return False, False, (f"Graph API {version} stopped working on {end:%Y-%m-%d}: Meta now answers with "
+                              f"a newer version the monitor was not tested with; {advice}")
+    if today >= _months_before(end, VERSION_WARN_MONTHS):
+        return True, True, (f"Graph API {version} stops working on {end:%Y-%m-%d} (in {(end - today).days} days): "
+                            f"{advice}")
+    return True, False, f"Graph API {version} works until {end:%Y-%m-%d}"
 
 
 def map_attachment(att: Mapping[str, Any] | None) -> tuple[Attachment, ...]:
@@ -228,9 +302,39 @@ class _PostState:
     n: int
     u: str | None
     w: str | None
+    #: comment ids missing from the last complete listing (a first miss: deleted only if
+    #: the next complete listing misses them too)
+    m: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"n": self.n, "u": self.u, "w": self.w}
+        out: dict[str, Any] = {"n": self.n, "u": self.u, "w": self.w}
+        if self.m:
+            out["m"] = list(self.m)
+        return out
+
+
+def count_tolerance(total: int) -> int:
+    """Comments a complete listing may lack against ``summary.total_count`` (pure):
+    :data:`COUNT_TOLERANCE`, or 2% of ``total`` when that is more."""
+    return max(COUNT_TOLERANCE, total // 50)
+
+
+def listing_complete(seen: int, total: int | None) -> bool:
+    """Whether a listing that returned ``seen`` comments (malformed ones included) is
+    complete against Graph's ``summary.total_count`` ``total`` (pure). No count: False."""
+    return total is not None and seen >= total - count_tolerance(total)
+
+
+def confirm_deletions(known: Iterable[str], seen: Iterable[str], first_misses: Iterable[str]
+                      ) -> tuple[list[str], tuple[str, ...]]:
+    """Two-listing deletion rule (pure). Of the ``known`` comment ids (live in the store),
+    those missing from this complete listing (``seen``) are deleted when they were also
+    missing from the previous one (``first_misses``); the others become first misses.
+
+    :returns: (deleted ids, sorted; the new first misses, sorted)."""
+    seen_set, before = set(seen), set(first_misses)
+    missing = {k for k in known if k not in seen_set}
+    return sorted(missing & before), tuple(sorted(missing - before))
 
 
 def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str | None, list[str]]:
@@ -251,7 +355,9 @@ def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _PostState], str 
             if w is not None:
                 parse_time(w)
             u = st.get("u")
-            posts[str(pid)] = _PostState(st["n"], u if isinstance(u, str) else None, w)
+            m = st.get("m")
+            misses = tuple(x for x in m if isinstance(x, str)) if isinstance(m, list) else ()
+            posts[str(pid)] = _PostState(st["n"], u if isinstance(u, str) else None, w, misses)
         except (ValueError, TypeError, AttributeError):
             dropped += 1  # re-read in full this poll
     if dropped:
@@ -273,11 +379,11 @@ class FacebookConnector:
     """Connector for one Facebook Page (:class:`connectors.base.Connector`).
 
     :param cfg: the ``[[accounts]]`` entry (``platform = "facebook"``, ``page_id``,
-        ``token``, optional ``app_secret``, ``graph_version``, ``base_url``,
+        ``token``, optional ``app_id`` and ``app_secret``, ``graph_version``, ``base_url``,
         ``timeout_seconds``, ``lookback_days``, ``hide_enabled``, ``block_enabled``).
     :param transport: an ``httpx.BaseTransport`` (tests: ``httpx.MockTransport``).
-    :param clock: callable returning aware UTC now (used by :meth:`check`); fetch uses
-        ``FetchContext.now``.
+    :param clock: callable returning aware UTC now (used by :meth:`check`: token expiry and
+        the Graph version's end date); fetch uses ``FetchContext.now``.
     :param sleep: called for retry backoff and pacing near rate limits.
     :param max_calls_per_poll: HTTP calls after which a poll stops and leaves the rest for
         the next one (None: no bound).
@@ -316,6 +422,12 @@ class FacebookConnector:
             app_secret = cfg.secrets["app_secret"].resolve() if "app_secret" in cfg.secrets else None
         except SecretError as exc:
             raise ConnectorError(str(exc), platform=PLATFORM, kind="auth", permanent=True) from None
+        self._page_token = token
+        app_id = getattr(cfg, "app_id", None)
+        #: ``{app-id}|{app-secret}``: the app token ``debug_token`` is called with (None
+        #: without both; the secret comes from its SecretRef, never from the config file)
+        self._app_token = f"{app_id}|{app_secret}" if app_id and app_secret else None
+        self._has_app_secret = bool(app_secret)
         self.client = GraphClient(base_url=cfg.base_url or DEFAULT_BASE_URL, version=cfg.graph_version,
                                   token=token, app_secret=app_secret, timeout=cfg.timeout_seconds,
                                   transport=transport, sleep=sleep, max_attempts=max_attempts)
@@ -366,8 +478,8 @@ class FacebookConnector:
                 count = _total_count(raw_post)
                 updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
                 prev = states.get(pid)
-                if prev is not None and count >= 0 and prev.n == count and prev.u == updated:
-                    continue
+                if prev is not None and count >= 0 and prev.n == count and prev.u == updated and not prev.m:
+                    continue  # quiet (a post with a first miss is re-listed to confirm or clear it)
                 if prev is None or prev.u != updated:
                     posts_out.append(map_post(raw_post, account=self.account.key, secrets=self.client.secrets))
                 if count == 0 and prev is None:
@@ -390,6 +502,10 @@ class FacebookConnector:
             warnings.append(f"poll cut short, progress kept: {exc}")
             next_after = max(next_after or 0.0, exc.retry_after or 60.0)
 
+        served, pinned = self.client.api_version, self.client.version
+        if served and served != pinned:
+            warnings.append(f"Graph served facebook-api-version {served} to calls pinned to {pinned}: the pinned "
+                            "version has probably expired; run `school-monitor check` and update graph_version")
         usage_wait = backoff_after(self.client.usage)
         if usage_wait:
             next_after = max(next_after or 0.0, usage_wait)
@@ -445,15 +561,17 @@ class FacebookConnector:
         return out, complete
 
     def _pages(self, path: str, params: Mapping[str, Any], *, action: str,
-               check: Callable[[], None] | None = None, stop: Callable[[list], bool] | None = None,
-               summary_out: dict | None = None) -> Iterable[list]:
-        """Yield each page's ``data`` list, following ``paging.next`` exactly as given.
+               check: Callable[[], None] | None = None, summary_out: dict | None = None) -> Iterable[list]:
+        """Yield each page's ``data`` list, following ``paging.next`` exactly as given,
+        past empty pages too (Graph may return ``{"data": [], "paging": {"next": ...}}``
+        with more after it).
 
-        Stops when there is no ``next``, when ``stop(page)`` is true, or when a ``next``
-        URL repeats or :data:`MAX_PAGES` were read (loop guards: ``summary_out["looped"]``
-        is then set True)."""
+        Stops when there is no ``next``. Loop guards, after which ``summary_out["looped"]``
+        is set True (the listing is incomplete): a ``next`` URL repeats, :data:`MAX_PAGES`
+        were read, or :data:`MAX_EMPTY_PAGES` empty pages came in a row."""
         body = self.client.get(path, params, action=action)
         seen_next: set[str] = set()
+        empty_run = 0
         while True:
             data = body.get("data")
             if not isinstance(data, list):
@@ -468,9 +586,10 @@ class FacebookConnector:
                 if summary_out is not None:
                     summary_out["looped"] = True  # unusable paging: treat the listing as incomplete
                 return
-            if not nxt or not data or (stop is not None and stop(data)):
+            if not nxt:
                 return
-            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES:
+            empty_run = 0 if data else empty_run + 1
+            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES or empty_run >= MAX_EMPTY_PAGES:
                 if summary_out is not None:
                     summary_out["looped"] = True
                 return
@@ -479,36 +598,25 @@ class FacebookConnector:
                 check()
             body = self.client.get_url(nxt, action=action)
 
-    def _read_comments(self, post_id: str, *, order: str, post_text: str | None,
-                       stop_before: datetime | None = None) -> tuple[list[Comment], bool, int | None, int]:
-        """List a post's comments (``filter=stream``: replies included).
+    def _read_comments(self, post_id: str, *, post_text: str | None, since: datetime | None = None
+                       ) -> tuple[list[Comment], bool, int | None, int]:
+        """List a post's comments: ``GET /{post-id}/comments?filter=stream&order=chronological
+        &summary=true`` (replies included), every page; with ``since`` only comments created
+        from then on (``since=<unix time>``). Nothing depends on the order Graph serves:
+        ``filter=stream`` is chronological whatever ``order`` says, and ranked comments come
+        ranked.
 
-        :returns: (comments, complete, summary total_count, comments skipped as malformed);
-            ``complete`` is True when every page was read (no ``stop_before`` cut).
+        :returns: (comments, complete, summary ``total_count``, raw comments skipped as
+            malformed); ``complete`` is False when a paging guard stopped the listing.
         """
-        params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": order, "summary": "true",
-                  "limit": PAGE_LIMIT}
+        params: dict[str, Any] = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological",
+                                  "summary": "true", "limit": PAGE_LIMIT}
+        if since is not None:
+            params["since"] = int(since.timestamp())
         out: list[Comment] = []
         bad = 0
-        cut = False
         summary: dict = {}
-
-        def stop(page: list) -> bool:
-            nonlocal cut
-            if stop_before is None:
-                return False
-            times = [c.get("created_time") for c in page if isinstance(c, dict)]
-            try:
-                oldest = min(parse_time(t) for t in times if isinstance(t, str))
-            except ValueError:
-                return False
-            if oldest < stop_before:
-                cut = True
-                return True
-            return False
-
-        for page in self._pages(f"{post_id}/comments", params, action="read_comments", stop=stop,
-                                summary_out=summary):
+        for page in self._pages(f"{post_id}/comments", params, action="read_comments", summary_out=summary):
             for raw in page:
                 try:
                     out.append(map_comment(raw, account=self.account.key, post_id=post_id, post_text=post_text,
@@ -516,42 +624,60 @@ class FacebookConnector:
                 except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
                     bad += 1
         total = summary.get("summary", {}).get("total_count")
-        return out, not cut and not summary.get("looped"), total if isinstance(total, int) else None, bad
+        total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        return out, not summary.get("looped"), total, bad
 
-    def _full_listing(self, raw_post: dict, ctx: FetchContext, comments_out: list[Comment],
-                      deleted: list[str], warnings: list[str]) -> list[Comment]:
+    def _full_listing(self, raw_post: dict, ctx: FetchContext, first_misses: tuple[str, ...],
+                      comments_out: list[Comment], deleted: list[str], warnings: list[str]
+                      ) -> tuple[list[Comment], tuple[str, ...]]:
+        """List a post in full and apply the deletion rule: a stored comment is deleted
+        only when a complete listing (see :func:`listing_complete`) misses it and the
+        previous complete listing missed it too (:func:`confirm_deletions`).
+
+        :returns: (comments, first misses to keep in the cursor)."""
         pid = raw_post["id"]
         text = _post_text(raw_post)
-        comments, complete, _, bad = self._read_comments(pid, order="chronological", post_text=text)
+        comments, paged_out, total, bad = self._read_comments(pid, post_text=text)
         comments_out.extend(comments)
         if bad:
             warnings.append(f"post {pid}: {bad} malformed comment(s) skipped")
-        if not complete:
+        if not paged_out:
             warnings.append(f"post {pid}: Graph paging looped; deletions not checked this poll")
         known = ctx.known_comments.get(pid)
-        if known and not bad and complete:
-            seen = {c.comment_id for c in comments}
-            deleted.extend(sorted(k for k in known if k not in seen))
-        return comments
+        if not known:
+            return comments, ()
+        if bad or not paged_out:
+            return comments, first_misses
+        if not listing_complete(len(comments) + bad, total):
+            warnings.append(f"post {pid}: listing incomplete ({len(comments)} comments returned, "
+                            f"summary.total_count {total}); deletions not checked this poll")
+            return comments, first_misses
+        gone, misses = confirm_deletions(known, (c.comment_id for c in comments), first_misses)
+        deleted.extend(gone)
+        return comments, misses
 
     def _fetch_post(self, raw_post: dict, prev: _PostState | None, count: int, ctx: FetchContext,
                     comments_out: list[Comment], deleted: list[str], warnings: list[str]) -> _PostState:
         """Step 3 for one active post; returns its new cursor state."""
         pid = raw_post["id"]
         updated = raw_post.get("updated_time") if isinstance(raw_post.get("updated_time"), str) else None
+        misses = prev.m if prev else ()
         try:
-            if prev is None or prev.w is None or count <= PAGE_LIMIT:
-                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+            if prev is None or prev.w is None or count <= PAGE_LIMIT or prev.m:
+                comments, misses = self._full_listing(raw_post, ctx, misses, comments_out, deleted, warnings)
             else:
                 wm = parse_time(prev.w)
+                since = wm - LATE_MARGIN
                 text = _post_text(raw_post)
-                comments, _, _, bad = self._read_comments(pid, order="reverse_chronological", post_text=text,
-                                                          stop_before=wm - LATE_MARGIN)
+                comments, paged_out, _, bad = self._read_comments(pid, post_text=text, since=since)
+                if any(c.created_at < since - timedelta(seconds=1) for c in comments):
+                    warnings.append(f"post {pid}: Graph ignored since= on the comments edge; "
+                                    "the post was read in full")
                 known = ctx.known_comments.get(pid, frozenset())
                 new = [c for c in comments if c.created_at > wm or (known and c.comment_id not in known)]
-                if bad or len({c.comment_id for c in new}) != count - prev.n:
+                if bad or not paged_out or len({c.comment_id for c in new}) != count - prev.n:
                     # a deletion or a late-indexed comment: list the post in full
-                    comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+                    comments, misses = self._full_listing(raw_post, ctx, misses, comments_out, deleted, warnings)
                 else:
                     comments_out.extend(comments)
         except ConnectorError as exc:
@@ -561,7 +687,7 @@ class FacebookConnector:
             return prev or _PostState(count, updated, None)
         newest = max((c.created_at for c in comments), default=None)
         wm_new = max(filter(None, [newest, parse_time(prev.w) if prev and prev.w else None]), default=None)
-        return _PostState(count, updated, iso(wm_new) if wm_new else None)
+        return _PostState(count, updated, iso(wm_new) if wm_new else None, misses)
 
     def _audit(self, by_created: list[dict], done: set[str], audit_pos: str | None,
                states: dict[str, _PostState], new_states: dict[str, _PostState], ctx: FetchContext,
@@ -582,7 +708,8 @@ class FacebookConnector:
             budget_check()
             prev = new_states.get(raw_post["id"]) or states.get(raw_post["id"])
             try:
-                comments = self._full_listing(raw_post, ctx, comments_out, deleted, warnings)
+                comments, misses = self._full_listing(raw_post, ctx, prev.m if prev else (), comments_out,
+                                                      deleted, warnings)
             except ConnectorError as exc:
                 if exc.kind != "not_found":
                     raise
@@ -593,7 +720,7 @@ class FacebookConnector:
             if prev is not None:
                 old_w = parse_time(prev.w) if prev.w else None
                 w = max(filter(None, [newest, old_w]), default=None)
-                new_states[raw_post["id"]] = _PostState(prev.n, prev.u, iso(w) if w else None)
+                new_states[raw_post["id"]] = _PostState(prev.n, prev.u, iso(w) if w else None, misses)
         return audit_pos
 
     # ------------------------------------------------------------------ check
@@ -601,11 +728,18 @@ class FacebookConnector:
         """Verify the token and its permissions; one :class:`CheckResult` per check.
 
         1. ``GET /{page-id}?fields=id,name``: the token reads this Page.
-        2. ``GET /debug_token?input_token=...``: validity, expiry and granted scopes
-           (``pages_read_engagement``, ``pages_read_user_content``, and
-           ``pages_manage_engagement`` when hiding or blocking is enabled).
+        2. ``GET /debug_token?input_token=<Page token>`` called with the app token
+           ``{app_id}|{app_secret}`` (Graph API ``debug_token`` takes an app token or an app
+           developer's user token, not the Page token itself): validity, expiry,
+           data-access expiry and granted scopes (``pages_read_engagement``,
+           ``pages_read_user_content``, and ``pages_manage_engagement`` when hiding or
+           blocking is enabled). Without ``app_id`` and the app secret this line is a
+           warning saying what was not verified, never ``ok``.
         3. ``GET /{page-id}/posts?limit=1&fields=id,comments.limit(1){id,message,from}``:
            comments and their authors can actually be read.
+        4. The pinned ``graph_version`` against :data:`GRAPH_VERSION_EXPIRY` on the
+           injected clock's date: fails once expired, warns :data:`VERSION_WARN_MONTHS`
+           months before; names the ``facebook-api-version`` Graph served.
 
         Never raises for a platform failure: it becomes a failed result whose detail names
         the Graph code and what to do.
@@ -631,14 +765,7 @@ class FacebookConnector:
         needed = ["pages_read_engagement", "pages_read_user_content"]
         if self.cfg.hide_enabled or self.cfg.block_enabled:
             needed.append("pages_manage_engagement")
-        try:
-            dbg = self.client.get("debug_token", {"input_token": self.client.secrets[0]},
-                                  action="debug_token").get("data") or {}
-            results.append(self._permission_verdict(dbg, needed))
-        except ConnectorError as exc:
-            results.append(CheckResult(f"{self.cfg.name} permissions", exc.kind != "auth",
-                                       f"could not list permissions with debug_token ({exc}); "
-                                       "relying on the read test below"))
+        results.append(self._check_permissions(needed))
         try:
             body = self.client.get(f"{self.page_id}/posts",
                                    {"fields": "id,comments.filter(stream).limit(1){id,message,from{id,name}}",
@@ -649,7 +776,40 @@ class FacebookConnector:
                                        + ("" if n else " (no posts yet)")))
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} comments read", False, str(exc)))
+        ok, warning, detail = graph_version_verdict(self.client.version, self._clock().date())
+        if self.client.api_version:
+            detail += f"; Graph served facebook-api-version {self.client.api_version}"
+        results.append(CheckResult(f"{self.cfg.name} graph version", ok, detail, warning=warning))
         return results
+
+    def _check_permissions(self, needed: list[str]) -> CheckResult:
+        """Check 2: ``debug_token`` with the app token, or a warning naming what could not
+        be verified without it."""
+        name = f"{self.cfg.name} permissions"
+        unverified = ("the token's expiry, its data-access expiry and its granted permissions ("
+                      + ", ".join(needed) + ")")
+        if self._app_token is None:
+            missing = " and ".join(
+                ([] if getattr(self.cfg, "app_id", None) else ["app_id (the App ID)"])
+                + ([] if self._has_app_secret else ["the app secret (app_secret_credential, app_secret_file "
+                                                     "or app_secret_env)"]))
+            return CheckResult(name, True, f"not verified: {unverified}: Graph's debug_token needs the app token; "
+                                           f"set {missing} in the [[accounts]] table. Only reading is tested "
+                                           "below", warning=True)
+        try:
+            dbg = self.client.get("debug_token", {"input_token": self._page_token}, action="debug_token",
+                                  token=self._app_token).get("data") or {}
+        except ConnectorError as exc:
+            if exc.kind in ("auth", "refused", "permission"):
+                return CheckResult(name, False, f"Graph refused the app token for debug_token ({exc}): check that "
+                                                f"app_id {self.cfg.app_id} and the app secret belong to the app the "
+                                                "Page token was generated with")
+            return CheckResult(name, True, f"not verified: {unverified}: debug_token failed ({exc}); only "
+                                           "reading is tested below", warning=True)
+        if not isinstance(dbg, Mapping):
+            return CheckResult(name, True, f"not verified: {unverified}: debug_token gave no data object",
+                               warning=True)
+        return self._permission_verdict(dbg, needed)
 
     def _permission_verdict(self, dbg: Mapping[str, Any], needed: list[str]) -> CheckResult:
         """Judge a ``debug_token`` ``data`` object (pure apart from the clock): validity,
@@ -753,4 +913,6 @@ def _total_count(raw_post: Mapping[str, Any]) -> int:
     return -1  # unknown: treated as changed every poll (listed in full)
 
 
-__all__ = ["FacebookConnector", "map_comment", "map_post", "map_attachment", "strip_secret_params", "redact"]
+__all__ = ["FacebookConnector", "map_comment", "map_post", "map_attachment", "strip_secret_params", "redact",
+           "GRAPH_VERSION_EXPIRY", "graph_version_verdict", "listing_complete", "confirm_deletions",
+           "count_tolerance"]

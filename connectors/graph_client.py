@@ -43,6 +43,29 @@ DEFAULT_BASE_URL = "https://graph.facebook.com"
 #: Graph error codes meaning "too many calls" (app, user, page, custom-level and Pages
 #: business-use-case throttling). Retrying later helps.
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+#: Rate-limit codes counted over the Page's 24-hour window (32: Page-level, 80001: Pages
+#: Business Use Case); without a regain time from Graph, the retry waits an hour.
+DAILY_WINDOW_CODES = frozenset({32, 80001})
+
+#: Length of the rolling window of each usage header (Graph API "Rate Limiting"): the
+#: Platform limit of ``x-app-usage`` is a rolling hour; Page access tokens fall under the
+#: Business Use Case limits (``x-business-use-case-usage``, Pages: a rolling 24 hours),
+#: as did the older Page-level ``x-page-usage``.
+USAGE_WINDOW_SECONDS = {"x-app-usage": 3600.0, "x-page-usage": 86400.0, "x-business-use-case-usage": 86400.0}
+
+#: Graph error 190 subcodes in words (Graph API "Handling Errors", authentication error
+#: subcodes), for the reconnect alert.
+AUTH_SUBCODE_WORDS = {
+    458: "the app was removed by the person who generated the token",
+    459: "Facebook has checkpointed the account of the person who generated the token: they must log in "
+         "to facebook.com and follow the steps shown",
+    460: "the password of the person who generated the token was changed",
+    463: "the token has expired",
+    464: "the person who generated the token has not confirmed their Facebook account",
+    467: "the token is no longer valid: the person who generated it logged out of Facebook, or it was revoked",
+    492: "the session is no longer valid: the role of the person who generated the token on the Page changed "
+         "(for example they are no longer a Page admin or lost full control of the Page)",
+}
 #: Graph error codes meaning a permission is missing (10: "Application does not have
 #: permission for this action", 200-299: permission errors).
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
@@ -53,6 +76,8 @@ TRANSIENT_CODES = frozenset({1, 2, 341})
 #: the client starts pausing between calls, and at which a poll stops early.
 SLOW_AT_PCT = 75.0
 STOP_AT_PCT = 95.0
+
+_log = logging.getLogger(__name__)
 
 _SECRET_PARAM_RE = re.compile(r"(access_token|appsecret_proof|input_token|client_secret)=[^&\s\"'<>]*",
                               re.IGNORECASE)
@@ -124,11 +149,15 @@ class Usage:
     :ivar source: which header and field gave ``pct``, e.g. ``"x-app-usage call_count"``.
     :ivar regain_seconds: ``estimated_time_to_regain_access`` (minutes in the header)
         converted to seconds; 0 when not throttled.
+    :ivar window_seconds: the rolling window of the header that gave ``pct``
+        (:data:`USAGE_WINDOW_SECONDS`: an hour for ``x-app-usage``, 24 hours for the
+        Business Use Case and Page headers).
     """
 
     pct: float
     source: str
     regain_seconds: float = 0.0
+    window_seconds: float = 3600.0
 
     def describe(self) -> str:
         """``"x-app-usage call_count 85%"``."""
@@ -158,7 +187,7 @@ def parse_usage(headers: Mapping[str, str]) -> Usage | None:
             v = obj.get(fld)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if best is None or v > best.pct:
-                    best = Usage(float(v), f"{header} {fld}")
+                    best = Usage(float(v), f"{header} {fld}", window_seconds=USAGE_WINDOW_SECONDS[header])
         r = obj.get("estimated_time_to_regain_access")
         if isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0:
             regain = max(regain, float(r) * 60.0)
@@ -183,8 +212,9 @@ def parse_usage(headers: Mapping[str, str]) -> Usage | None:
     if best is None and not regain:
         return None
     if best is None:
-        best = Usage(100.0, "x-business-use-case-usage estimated_time_to_regain_access")
-    return Usage(best.pct, best.source, regain)
+        best = Usage(100.0, "x-business-use-case-usage estimated_time_to_regain_access",
+                     window_seconds=USAGE_WINDOW_SECONDS["x-business-use-case-usage"])
+    return Usage(best.pct, best.source, regain, best.window_seconds)
 
 
 def pause_for(usage: Usage | None) -> float:
@@ -197,15 +227,28 @@ def pause_for(usage: Usage | None) -> float:
 
 def backoff_after(usage: Usage | None) -> float | None:
     """Seconds the scheduler should wait before the next poll at this usage (pure), or
-    None when usage is comfortable: 90 s per point above 75% (the Graph allowance is a
-    rolling hour), at least 60 s, and never less than the regain time."""
+    None when usage is comfortable.
+
+    Per point above 75%: the time one point of the header's rolling window takes to age
+    out (``window_seconds / 100``: 864 s for the 24-hour Business Use Case window of a Page
+    token), and at least 90 s (the hourly ``x-app-usage``); at least 60 s in all, and never
+    less than Graph's ``estimated_time_to_regain_access``."""
     if usage is None:
         return None
     if usage.regain_seconds:
         return max(usage.regain_seconds, 60.0)
     if usage.pct < SLOW_AT_PCT:
         return None
-    return max(60.0, 90.0 * (usage.pct - SLOW_AT_PCT))
+    per_point = max(90.0, usage.window_seconds / 100.0)
+    return max(60.0, per_point * (usage.pct - SLOW_AT_PCT))
+
+
+def auth_subcode_words(subcode: Any) -> str | None:
+    """What a Graph error 190 ``error_subcode`` means, in words (pure); None when unknown."""
+    try:
+        return AUTH_SUBCODE_WORDS.get(int(subcode))
+    except (TypeError, ValueError):
+        return None
 
 
 #: Which permission a failed call most likely lacks, by what the call was doing.
@@ -226,8 +269,11 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
     """Map a Graph API error object (``{"message", "type", "code", "error_subcode",
     "fbtrace_id", "is_transient"}``) to a :class:`ConnectorError` (pure).
 
-    * 190: ``auth``, permanent ("reconnect the Page: generate a new Page access token").
-    * 4, 17, 32, 613, 80001 (and HTTP 429): ``rate_limit`` with ``retry_after``.
+    * 190: ``auth``, permanent ("reconnect the Page: generate a new Page access token"),
+      with the subcode (460, 463, 467, 492 ...) in words (:data:`AUTH_SUBCODE_WORDS`).
+    * 4, 17, 32, 613, 80001 (and HTTP 429): ``rate_limit`` with ``retry_after``
+      (``Retry-After``, else Graph's regain time, else 15 min for 4/17, an hour for the
+      24-hour codes 32/80001, 5 min otherwise).
     * 10, 200-299: ``permission``, permanent, naming the permission (from the message
       when Graph names one, else the one ``action`` needs).
     * 100 with subcode 33 (object missing or not visible): ``not_found``.
@@ -246,8 +292,10 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
     trace = error.get("fbtrace_id")
     detail = f"{gmsg} (Graph {code}" + (f"/{sub}" if sub else "") + (f", fbtrace_id {trace})" if trace else ")")
     if code == 190 or status == 401:
+        words = auth_subcode_words(sub)
+        why = f" because {words}" if words else ""
         return ConnectorError(
-            f"Page access token refused on {where}: {detail}; reconnect the Page: generate a "
+            f"Page access token refused on {where}{why}: {detail}; reconnect the Page: generate a "
             "new Page access token (Meta Business Suite / Graph API Explorer) and update the "
             "account's token; polling is paused until `school-monitor check` passes",
             platform=PLATFORM, kind="auth", permanent=True, status=status, code=code or 190)
@@ -259,7 +307,7 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
         if retry is None and usage is not None and usage.regain_seconds:
             retry = usage.regain_seconds
         if retry is None:
-            retry = 900.0 if code in (4, 17, 32) else 300.0
+            retry = 3600.0 if code in DAILY_WINDOW_CODES else 900.0 if code in (4, 17) else 300.0
         return ConnectorError(
             f"rate limited on {where}: {detail}; retry in {retry:.0f} s",
             platform=PLATFORM, kind="rate_limit", retry_after=retry, status=status, code=code)
@@ -295,6 +343,10 @@ class GraphClient:
     :ivar calls: HTTP requests sent so far (retries included).
     :ivar usage: the :class:`Usage` of the latest response, or None when it had no
         usage headers.
+    :ivar api_version: the ``facebook-api-version`` header of the latest response that had
+        one (the version that served the call: Meta serves calls to an expired version
+        with the oldest one available), or None. Logged (logger ``connectors.graph_client``)
+        when first seen and whenever it changes.
     """
 
     def __init__(self, *, base_url: str, version: str, token: str, app_secret: str | None = None,
@@ -304,6 +356,7 @@ class GraphClient:
         self.root = base_url.rstrip("/") + "/" + version.strip("/")
         self._token = token
         self._secrets = tuple(s for s in (token, app_secret) if s)
+        self._app_secret = app_secret
         self._proof = (hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
                        if app_secret else None)
         if self._proof:
@@ -311,8 +364,10 @@ class GraphClient:
         self._sleep = sleep
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
+        self.version = version.strip("/")
         self.calls = 0
         self.usage: Usage | None = None
+        self.api_version: str | None = None
         install_log_redaction()
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -332,13 +387,18 @@ class GraphClient:
         self._http.close()
 
     # -- public calls -----------------------------------------------------------------
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, action: str) -> dict:
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, action: str,
+            token: str | None = None) -> dict:
         """``GET {root}/{path}`` with ``params``; returns the decoded JSON object.
 
+        :param token: send this access token instead of the Page token (``debug_token``
+            takes an app token ``{app-id}|{app-secret}``); ``appsecret_proof`` is then
+            computed for it. It is redacted like the Page token.
         :raises ConnectorError: see :func:`error_from_graph`; ``transient`` after
             ``max_attempts`` tries for 5xx, HTML, timeouts and malformed JSON.
         """
-        return self._call("GET", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), action=action)
+        return self._call("GET", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), action=action,
+                          token=token)
 
     def get_url(self, url: str, *, action: str) -> dict:
         """Follow a ``paging.next`` URL exactly as given (no ``params``: httpx 0.28 would
@@ -378,10 +438,16 @@ class GraphClient:
                              f"only sent to {origin}", platform=PLATFORM, kind="refused")
 
     def _call(self, method: str, url: str, *, params: dict | None, action: str,
-              data: dict | None = None) -> dict:
+              data: dict | None = None, token: str | None = None) -> dict:
         where = describe_url(method, url)
+        headers = None
+        if token is not None and token != self._token:
+            if token not in self._secrets:
+                self._secrets += (token,)
+            headers = {"Authorization": f"Bearer {token}"}
         if params is not None and self._proof:
-            params["appsecret_proof"] = self._proof
+            params["appsecret_proof"] = self._proof if headers is None else hmac.new(
+                self._app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()  # type: ignore[union-attr]
         last: ConnectorError | None = None
         for attempt in range(1, self.max_attempts + 1):
             pause = pause_for(self.usage)
@@ -390,9 +456,9 @@ class GraphClient:
             self.calls += 1
             try:
                 if params is None:
-                    resp = self._http.request(method, url, data=data)
+                    resp = self._http.request(method, url, data=data, headers=headers)
                 else:
-                    resp = self._http.request(method, url, params=params, data=data)
+                    resp = self._http.request(method, url, params=params, data=data, headers=headers)
             except httpx.TimeoutException as exc:
                 last = ConnectorError(f"timed out ({type(exc).__name__}) on {where}", platform=PLATFORM,
                                       kind="transient", retry_after=60.0)
@@ -405,6 +471,7 @@ class GraphClient:
                                      kind="refused") from None
             else:
                 self.usage = parse_usage(resp.headers)  # the latest response is authoritative
+                self._note_version(resp.headers.get("facebook-api-version"))
                 result, err = self._decode(resp, where, action)
                 if err is None:
                     return result
@@ -417,6 +484,15 @@ class GraphClient:
         raise ConnectorError(f"{last.args[0]} (gave up after {self.max_attempts} tries)", platform=PLATFORM,
                              kind="transient", retry_after=last.retry_after or 60.0,
                              status=last.status, code=last.code)
+
+    def _note_version(self, served: str | None) -> None:
+        if not served or not isinstance(served, str):
+            return
+        served = served.strip()[:16]
+        if served != self.api_version:
+            self.api_version = served
+            _log.log(logging.INFO if served == self.version else logging.WARNING,
+                     "facebook-api-version %s (pinned %s)", served, self.version)
 
     def _decode(self, resp: httpx.Response, where: str, action: str) -> tuple[dict, ConnectorError | None]:
         status = resp.status_code

@@ -754,8 +754,8 @@ class TwitterConnector:
                                  platform=PLATFORM, kind="refused", permanent=False)
 
     def block(self, author_id: str, *, handle: str | None = None) -> str:
-        """X offers no block endpoint to ordinary access tiers (it is Enterprise-only and
-        tweepy 4.15 removed ``Client.block``), so this always raises, telling a person how
+        """X removed blocking from the X API v2 (no block endpoint at any access level; tweepy
+        4.15 removed ``Client.block`` with it), so this always raises, telling a person how
         to block in the X app.
 
         :param author_id: ``tw:<id>`` or the bare X user id; ``handle`` the username if known.
@@ -767,7 +767,8 @@ class TwitterConnector:
         who = f"@{handle.lstrip('@')}" if handle else f"user {uid}"
         school = f"@{self.cfg.handle.lstrip('@')}" if self.cfg.handle else "the school's account"
         raise ConnectorError(
-            f"X does not allow blocking through its API for this access tier. To block {who}: sign in to X as "
+            f"X does not allow blocking through its API (blocking was removed from the X API v2). To block {who}: "
+            f"sign in to X as "
             f"{school}, open {link}, tap the ⋯ (More) button on the profile and choose Block",
             platform=PLATFORM, kind="refused", permanent=True)
 

@@ -284,7 +284,7 @@ def block_instructions(platform: str | None, author_id: str | None, handle: str 
     """How to block an author on their platform, in steps a coordinator can follow.
 
     Facebook: the Page's blocked list, or this tool (Graph API ``POST /{page-id}/blocked``).
-    X: in the app only (the X API v2 offers no block endpoint this tool can use).
+    X: in the app only (blocking was removed from the X API v2: there is no block endpoint).
     """
     native = (author_id or "").split(":", 1)[-1]
     if platform == "facebook":

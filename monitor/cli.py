@@ -146,6 +146,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                                  f"{getattr(scorer, 'version', '')}".strip())
     except Exception as exc:  # noqa: BLE001
         line(False, "classifier", str(exc))
+    from monitor.pipeline import system_clock
+
     for acc in config.accounts:
         if args.account and acc.name != args.account:
             continue
@@ -153,7 +155,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"[skip] {acc.name}: disabled")
             continue
         try:
-            connector = build_connector(acc)
+            connector = build_connector(acc, clock=system_clock)  # token expiry, Graph version end date
         except Exception as exc:  # noqa: BLE001
             line(False, acc.name, str(exc))
             continue
@@ -162,10 +164,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         finally:
             connector.close()
         for r in results:
-            line(r.ok, f"{acc.name}: {r.name}", r.detail)
+            if r.ok and r.warning:
+                print(f"[warn] {acc.name}: {r.name}: {r.detail}")
+            else:
+                line(r.ok, f"{acc.name}: {r.name}", r.detail)
         if results and all(r.ok for r in results) and store is not None:
             from monitor.domain import Account
-            from monitor.pipeline import system_clock
 
             now = system_clock()
             store.ensure_account(Account(acc.name, acc.platform, acc.external_id, acc.name), now)

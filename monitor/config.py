@@ -137,8 +137,10 @@ class AccountConfig:
     ``enabled``, ``base_url`` (API root; changed only for tests and the demo),
     ``timeout_seconds``, ``hide_enabled`` / ``block_enabled`` (actions, off by default).
 
-    Facebook: ``page_id``, ``token`` (Page access token), ``app_secret`` (optional, for
-    ``appsecret_proof``), ``graph_version`` (default ``v23.0``), ``lookback_days``.
+    Facebook: ``page_id``, ``token`` (Page access token), ``app_id`` (the app's id, not a
+    secret) and ``app_secret`` (optional; for ``appsecret_proof``, and with ``app_id`` the
+    app token ``check`` needs for ``debug_token``), ``graph_version`` (default ``v23.0``),
+    ``lookback_days``.
 
     X: ``user_id`` and/or ``handle``, ``bearer_token`` (reading), and for hiding replies
     ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``;
@@ -158,6 +160,7 @@ class AccountConfig:
     user_id: str | None = None
     handle: str | None = None
     graph_version: str = "v23.0"
+    app_id: str | None = None
     lookback_days: int = 30
     monthly_read_cap: int | None = None
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
@@ -549,10 +552,14 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             user_id=r.get(a, "user_id", str, None, where),
             handle=r.get(a, "handle", str, None, where),
             graph_version=r.get(a, "graph_version", str, "v23.0", where),
+            app_id=r.get(a, "app_id", str, None, where),
             lookback_days=r.positive(a, "lookback_days", int, 30 if platform == "facebook" else 7, where),
             monthly_read_cap=r.positive(a, "monthly_read_cap", int, None, where),
             secrets=secrets,
         )
+        if acc.app_id is not None and not re.fullmatch(r"[0-9]{1,40}", acc.app_id):
+            r.problem(f"{where}.app_id", f"expected the numeric App ID (app dashboard, Basic settings), "
+                                         f"got {acc.app_id!r:.40}")
         if platform == "facebook" and not re.fullmatch(r"v\d+\.\d+", acc.graph_version):
             r.problem(f"{where}.graph_version", f"expected a Graph API version like 'v23.0', got {acc.graph_version!r}")
         if platform == "twitter" and not (acc.user_id or acc.handle):

@@ -13,19 +13,25 @@ Served (``{v}`` is any ``vNN.N``):
   ``until``, ``limit``, ``after``, ``fields`` with ``comments...summary(true)``
 * ``GET /{v}/{post-id}/comments``: ``filter`` (``stream`` | ``toplevel``), ``order``
   (``chronological`` | ``reverse_chronological``), ``since``, ``limit``, ``after``,
-  ``summary``, ``fields``
+  ``summary``, ``fields``. The order served follows ``comment_order`` (below): by default
+  as the Graph API documents it, ``filter=stream`` is chronological whatever ``order`` says
 * ``GET /{v}/{comment-id}/comments`` (replies), ``GET /{v}/{comment-id}`` and ``GET /{v}/{post-id}``
 * ``POST /{v}/{comment-id}`` with ``is_hidden``; ``POST /{v}/{page-id}/blocked`` with ``user``
-* ``GET /{v}/debug_token?input_token=...``; ``GET /{v}/me/permissions``
+* ``GET /{v}/debug_token?input_token=...`` (called with the app token
+  ``{app_id}|{app_secret}``; the Page token itself gets error 100 as on Graph);
+  ``GET /{v}/me/permissions``
 
 The token is read from ``Authorization: Bearer|OAuth`` or ``access_token``; a wrong or
 missing one gets HTTP 400 with Graph error 190. With ``app_secret`` set, a missing or wrong
-``appsecret_proof`` gets error 100. ``updated_time`` of a post follows the Graph rule: the
-later of its creation and its newest comment.
+``appsecret_proof`` (HMAC-SHA256 of the token used, keyed with the app secret) gets error
+100. ``updated_time`` of a post follows the Graph rule: the later of its creation and its
+newest comment. Every response carries ``facebook-api-version`` (the version in the path,
+or ``served_version`` to play Meta upgrading calls to an expired version).
 
 Test and fault controls: :meth:`add_post`, :meth:`add_comment`, :meth:`edit_comment`,
-:meth:`delete_comment`, :meth:`fail_next`, :meth:`delay`, :meth:`set_usage`,
-:attr:`request_count`, :attr:`requests`, :meth:`reset_requests`, :attr:`blocked`.
+:meth:`delete_comment`, :meth:`withhold`, :meth:`empty_pages`, :meth:`fail_next`,
+:meth:`delay`, :meth:`set_usage`, :attr:`request_count`, :attr:`requests`,
+:meth:`reset_requests`, :attr:`blocked`.
 """
 
 from __future__ import annotations
@@ -118,6 +124,27 @@ def _uncursor(c: str) -> tuple[float, str]:
     return float(ts), cid
 
 
+def _key_cursor(key: list | None, nonce: int) -> str:
+    """A comment-listing cursor: the sort key of the item it points at (None: the start of
+    the list) and a nonce, so that two cursors for one position differ (as Graph's do)."""
+    return base64.urlsafe_b64encode(json.dumps([key, nonce]).encode()).decode().rstrip("=")
+
+
+def _key_uncursor(c: str) -> list | None:
+    key, _nonce = json.loads(base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode())
+    return key
+
+
+#: ``comment_order`` values: ``documented`` (``filter=stream`` chronological whatever
+#: ``order`` says; ``filter=toplevel`` honours ``order``), ``as_requested`` (``order``
+#: always honoured), ``ranked`` (every listing in Facebook's ranked order).
+COMMENT_ORDERS = ("documented", "as_requested", "ranked")
+_CHRONO_ORDERS = ("chronological", "reverse_chronological")
+#: Graph's answer to debug_token called with a Page token (Graph API "debug_token").
+_DEBUG_TOKEN_NEEDS_APP = ("(#100) You must provide an app access token, or a user access token that is an "
+                          "owner or developer of the app")
+
+
 class GraphFault(Exception):
     """Internal: a Graph error to send."""
 
@@ -157,6 +184,12 @@ class FakeGraphServer:
     :param app_secret: when set, ``appsecret_proof`` is required and checked.
     :param scopes: permissions reported by ``debug_token`` and ``/me/permissions``.
     :param token_expires_at: ``expires_at`` reported by ``debug_token`` (0: never).
+    :param app_id: the app's id (``debug_token`` ``app_id``; the app token is
+        ``{app_id}|{app_secret}``).
+    :param comment_order: one of :data:`COMMENT_ORDERS` (default ``documented``, as the
+        Graph API reference describes the comments edge).
+    :param served_version: when set, the ``facebook-api-version`` header of every response
+        (as when Meta serves an expired pinned version with the oldest one available).
     :param rebase_to: when given, every timestamp is shifted so that the newest comment
         is one hour before this time (lets the demo's old data fall inside a look-back
         window measured from the real clock).
@@ -169,8 +202,14 @@ class FakeGraphServer:
     def __init__(self, posts: Iterable[FakePost] = (), page_id: str = "1000",
                  page_name: str = "Brookfield Primary School", token: str = "fake-page-token",
                  *, app_secret: str | None = None, scopes: Iterable[str] = DEFAULT_SCOPES,
-                 token_expires_at: int = 0, rebase_to: datetime | None = None, port: int = 0):
+                 token_expires_at: int = 0, app_id: str = "4000", comment_order: str = "documented",
+                 served_version: str | None = None, rebase_to: datetime | None = None, port: int = 0):
+        if comment_order not in COMMENT_ORDERS:
+            raise ValueError(f"comment_order must be one of {', '.join(COMMENT_ORDERS)}, not {comment_order!r}")
         self.page_id = page_id
+        self.app_id = app_id
+        self.comment_order = comment_order
+        self.served_version = served_version
         self.page_name = page_name
         self.token = token
         self.app_secret = app_secret
@@ -185,6 +224,9 @@ class FakeGraphServer:
         self._delay = 0.0
         self._delay_left: int | None = None
         self._usage_headers: dict[str, str] = {}
+        self._withheld: set[str] = set()
+        self._empty_pages = 0
+        self._nonce = 0
         self.requests: list[RequestRecord] = []
         self.blocked: set[str] = set()
         self._seq = 0
@@ -283,6 +325,23 @@ class FakeGraphServer:
         with self._lock:
             self._comments[comment_id].deleted = True
 
+    def withhold(self, comment_id: str, withheld: bool = True) -> None:
+        """Leave a live comment out of comment listings while ``summary.total_count``
+        still counts it (Graph filters some comments from listings for privacy, while the
+        count includes them); ``withheld=False`` serves it again."""
+        with self._lock:
+            if withheld:
+                self._withheld.add(comment_id)
+            else:
+                self._withheld.discard(comment_id)
+
+    def empty_pages(self, n: int = 1) -> None:
+        """Answer the next ``n`` comment-listing requests with an empty page that still has
+        ``paging.next`` (continuing from the same position), as the Graph API may do:
+        ``{"data": [], "paging": {"cursors": {...}, "next": "..."}}``."""
+        with self._lock:
+            self._empty_pages += n
+
     def comment(self, comment_id: str) -> FakeComment:
         """The stored comment (for assertions)."""
         return self._comments[comment_id]
@@ -355,7 +414,12 @@ class FakeGraphServer:
                     self._delay_left -= 1
             return fault, wait
 
-    def _check_auth(self, headers: Any, q: dict[str, str]) -> None:
+    @property
+    def app_token(self) -> str | None:
+        """The app access token ``{app_id}|{app_secret}`` (None without an app secret)."""
+        return f"{self.app_id}|{self.app_secret}" if self.app_secret else None
+
+    def _check_auth(self, headers: Any, q: dict[str, str], parts: list[str]) -> None:
         auth = headers.get("Authorization") or ""
         token = q.get("access_token")
         if not token and auth.split(" ", 1)[0] in ("Bearer", "OAuth") and " " in auth:
@@ -363,7 +427,12 @@ class FakeGraphServer:
         if not token:
             raise GraphFault(400, 2500, "An active access token must be used to query information about the "
                                         "current user.")
-        if token != self.token:
+        if parts == ["debug_token"]:
+            if token == self.token:
+                raise GraphFault(400, 100, _DEBUG_TOKEN_NEEDS_APP)
+            if self.app_token is None or token != self.app_token:
+                raise GraphFault(400, 190, "Invalid OAuth access token - Cannot parse access token")
+        elif token != self.token:
             raise GraphFault(400, 190, "Invalid OAuth access token - Cannot parse access token")
         if self.app_secret is not None:
             want = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -373,10 +442,10 @@ class FakeGraphServer:
     def handle(self, method: str, path: str, q: dict[str, str], form: dict[str, str],
                headers: Any, url_query: str) -> tuple[int, dict]:
         """Serve one request; returns (status, JSON body). Raises :class:`GraphFault`."""
-        self._check_auth(headers, {**q, **form})
         parts = [p for p in path.split("/") if p]
         if parts and parts[0].startswith("v") and "." in parts[0]:
             parts = parts[1:]
+        self._check_auth(headers, {**q, **form}, parts)
         if not parts:
             raise GraphFault(400, 100, "Unsupported get request.")
         with self._lock:
@@ -393,7 +462,10 @@ class FakeGraphServer:
     def _get(self, parts: list[str], q: dict[str, str], url_query: str) -> dict:
         fields = parse_fields(q.get("fields", ""))
         if parts == ["debug_token"]:
-            return {"data": {"app_id": "4000", "type": "PAGE", "application": "School Social Monitor",
+            if q.get("input_token") != self.token:
+                return {"data": {"error": {"code": 190, "message": "Invalid OAuth access token."},
+                                 "is_valid": False, "scopes": []}}
+            return {"data": {"app_id": self.app_id, "type": "PAGE", "application": "School Social Monitor",
                              "data_access_expires_at": 0, "expires_at": self.token_expires_at,
                              "is_valid": True, "issued_at": 1760000000, "profile_id": self.page_id,
                              "scopes": list(self.scopes), "user_id": "5000",
@@ -458,7 +530,8 @@ class FakeGraphServer:
             cf = parse_fields(sub or "id,message,created_time,from")
             block: dict[str, Any] = {"data": [self._comment_json(c, cf) for c in chosen[:n]]}
             if mods.get("summary") in ("true", "1", "total_count"):
-                block["summary"] = {"order": "chronological", "total_count": len(chosen), "can_comment": True}
+                block["summary"] = {"order": "ranked" if self.comment_order == "ranked" else "chronological",
+                                    "total_count": len(chosen), "can_comment": True}
             out["comments"] = block
         return out
 
@@ -539,33 +612,64 @@ class FakeGraphServer:
         body["paging"] = self._page_links(path, url_query, out, lambda p: (p.created_at, p.native_id), more)
         return body
 
+    def _served_order(self, filt: str, order: str) -> str:
+        """The order a comment listing is served in, per :attr:`comment_order`."""
+        if self.comment_order == "ranked":
+            return "ranked"
+        if order not in _CHRONO_ORDERS:
+            raise GraphFault(400, 100, f"(#100) order must be one of the following values: "
+                                       f"{', '.join(_CHRONO_ORDERS)}")
+        if self.comment_order == "documented" and filt == "stream":
+            return "chronological"
+        return order
+
+    @staticmethod
+    def _sort_key(c: FakeComment, served: str) -> list:
+        if served == "ranked":  # a stable stand-in for Facebook's relevance ranking
+            return [hashlib.sha256(c.native_id.encode()).hexdigest(), c.native_id]
+        return [c.created_at.timestamp(), c.native_id]
+
     def _list_comments(self, oid: str, q: dict[str, str], fields: dict, path: str, url_query: str) -> dict:
+        filt = q.get("filter", "toplevel")
         if oid in self._posts:
             live = self._live(self._posts[oid])
-            if q.get("filter", "toplevel") != "stream":
+            if filt != "stream":
                 live = [c for c in live if not c.parent_id]
         else:
             parent = self._comments[oid]
             live = [c for c in self._live(self._posts[parent.post_id]) if c.parent_id == oid]
         total = len(live)
-        order = q.get("order", "chronological")
-        if order == "reverse_chronological":
-            live = list(reversed(live))
+        served = self._served_order(filt, q.get("order", "chronological"))
+        rev = served == "reverse_chronological"
+        live = sorted((c for c in live if c.native_id not in self._withheld),
+                      key=lambda c: self._sort_key(c, served), reverse=rev)
         since = float(q["since"]) if q.get("since", "").strip() else None
         if since is not None:
             live = [c for c in live if c.created_at.timestamp() >= since]
-        if q.get("after"):
-            a = _uncursor(q["after"])
-            rev = order == "reverse_chronological"
-            live = [c for c in live if ((c.created_at.timestamp(), c.native_id) < a if rev
-                                        else (c.created_at.timestamp(), c.native_id) > a)]
+        pos = _key_uncursor(q["after"]) if q.get("after") else None
+        if pos is not None:
+            live = [c for c in live if (self._sort_key(c, served) < pos if rev else self._sort_key(c, served) > pos)]
         limit = max(1, min(100, int(q.get("limit", "25"))))
-        page, more = live[:limit], len(live) > limit
+        self._nonce += 1
+        if self._empty_pages > 0:  # an empty page that still points further on
+            self._empty_pages -= 1
+            here = _key_cursor(pos, self._nonce)
+            page, more = [], True
+            paging: dict[str, Any] = {"cursors": {"before": here, "after": here}}
+        else:
+            page, more = live[:limit], len(live) > limit
+            paging = {}
+            if page:
+                paging["cursors"] = {"before": _key_cursor(self._sort_key(page[0], served), self._nonce),
+                                     "after": _key_cursor(self._sort_key(page[-1], served), self._nonce)}
+        if more:
+            nq = [(k, v) for k, v in parse_qsl(url_query, keep_blank_values=True) if k not in ("after", "before")]
+            nq.append(("after", paging["cursors"]["after"]))
+            paging["next"] = f"{self.base_url}/{self._version}/{path}?{urlencode(nq)}"
         cf = fields or parse_fields("id,message,created_time")
-        body: dict[str, Any] = {"data": [self._comment_json(c, cf) for c in page]}
-        body["paging"] = self._page_links(path, url_query, page, lambda c: (c.created_at, c.native_id), more)
+        body: dict[str, Any] = {"data": [self._comment_json(c, cf) for c in page], "paging": paging}
         if q.get("summary") in ("true", "1", "total_count"):
-            body["summary"] = {"order": order, "total_count": total, "can_comment": True}
+            body["summary"] = {"order": served, "total_count": total, "can_comment": True}
         return body
 
 
@@ -603,6 +707,7 @@ class _Handler(BaseHTTPRequestHandler):
         if wait:
             time.sleep(wait)
         headers = dict(fake._usage_headers)
+        headers["facebook-api-version"] = fake.served_version or fake._version
         if fault is not None:
             headers.update(fault.headers)
             if fault.html:

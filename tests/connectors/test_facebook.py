@@ -64,7 +64,9 @@ def error_response(code: str, status: int | None = None, headers: dict | None = 
 class GraphStub:
     """An in-memory Page for ``httpx.MockTransport``: posts listing with comment summaries
     (shape of posts_p1.json) and comment listings (shape of comments_p1.json), paged
-    with ``paging.next`` URLs that carry ``access_token`` as the real API's do.
+    with ``paging.next`` URLs that carry ``access_token`` as the real API's do. As the
+    comments reference documents, ``filter=stream`` is chronological whatever ``order``
+    says; ``since`` (unix time) is honoured.
 
     ``override(request) -> Response | None`` lets a test inject failures."""
 
@@ -139,10 +141,13 @@ class GraphStub:
             return self._page(request, q, out)
         if len(parts) == 2 and parts[1] == "comments" and parts[0] in self.comments:
             items = sorted(self.comments[parts[0]], key=lambda c: (c["created_time"], c["id"]),
-                           reverse=q.get("order") == "reverse_chronological")
+                           reverse=q.get("order") == "reverse_chronological" and q.get("filter") != "stream")
+            total = len(items)
+            if q.get("since"):
+                since = gtime(datetime.fromtimestamp(int(q["since"]), timezone.utc))
+                items = [c for c in items if c["created_time"] >= since]
             body = self._page(request, q, items, raw=True)
-            body["summary"] = {"order": q.get("order", "chronological"),
-                               "total_count": len(items), "can_comment": True}
+            body["summary"] = {"order": "chronological", "total_count": total, "can_comment": True}
             return httpx.Response(200, json=body, headers=self.headers)
         if parts == [self.page_id]:
             return httpx.Response(200, json={"id": self.page_id, "name": "Brookfield Primary School"},
@@ -286,6 +291,27 @@ def test_comment_listing_follows_next_and_maps_recorded_comments(make):
     assert sum(1 for c in res.comments if c.parent_id) == 5
     # the post's summary (18) says more than the 15 visible: no deletion is invented
     assert res.deleted == ()
+
+
+def test_recorded_listing_short_of_its_count_marks_nothing_deleted(make):
+    # Recorded: 10 + 5 comments listed, summary.total_count 18 (Graph leaves some out).
+    c1, c2 = load("comments_p1.json"), load("comments_p2.json")
+    post_id = "19292868552_10158407654328553"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/posts"):
+            return httpx.Response(200, json={"data": [{
+                "id": post_id, "message": "Building with the Graph API", "created_time": "2021-08-10T17:00:00+0000",
+                "updated_time": "2021-08-14T07:24:42+0000",
+                "comments": {"data": [], "summary": {"order": "chronological", "total_count": 18,
+                                                     "can_comment": True}}}], "paging": {}})
+        return httpx.Response(200, json=c1 if request.url.path.startswith("/v23.0/") else c2)
+
+    stored = {c["id"] for c in c1["data"] + c2["data"]} | {"10158407654328553_10158400000000001"}
+    conn = make(handler, page_id="19292868552", audit_posts_per_poll=0)
+    res = conn.fetch(ctx({}, {post_id: frozenset(stored)}, datetime(2021, 8, 15, tzinfo=timezone.utc)))
+    assert res.deleted == () and "m" not in res.cursor["posts"][post_id]  # not even a first miss
+    assert any("listing incomplete (15 comments returned, summary.total_count 18)" in w for w in res.warnings)
 
 
 def test_map_recorded_photo_comment():
@@ -475,12 +501,16 @@ def test_edit_and_delete_between_polls(make):
     ids = [c.comment_id for c in r1.comments]
     st.edit(ids[0], "I take that back")
     st.delete(ids[1])
-    r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
-    assert r2.deleted == (ids[1],)
+    known = known_from(r1.comments)
+    r2 = conn.fetch(ctx(r1.cursor, known, NOW + timedelta(minutes=15)))
+    assert r2.deleted == () and r2.cursor["posts"][pid]["m"] == [ids[1]]  # a first miss
     edited = {c.comment_id: c for c in r2.comments}[ids[0]]
     assert edited.text == "I take that back"
     assert edited.content_sha256() != r1.comments[0].content_sha256()
     assert r2.calls == 2  # listing + one full listing of the changed post
+    r3 = conn.fetch(ctx(r2.cursor, known, NOW + timedelta(minutes=30)))
+    assert r3.deleted == (ids[1],) and "m" not in r3.cursor["posts"][pid]  # missing twice in a row
+    assert r3.calls == 2  # listing + the post listed again to confirm
 
 
 def test_quiet_poll_costs_one_call_per_100_posts(make):
@@ -518,8 +548,11 @@ def test_big_post_is_read_incrementally(make):
     r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
     assert r2.calls == 2
     assert set(new) <= {c.comment_id for c in r2.comments}
-    assert dict(parse_qsl(st.requests[-1].url.query.decode()))["order"] == "reverse_chronological"
-    assert r2.deleted == ()
+    q = dict(parse_qsl(st.requests[-1].url.query.decode()))
+    newest_seen = NOW - timedelta(hours=20) + timedelta(minutes=249)
+    assert q["order"] == "chronological" and q["filter"] == "stream"
+    assert int(q["since"]) == int((newest_seen - timedelta(minutes=10)).timestamp())  # watermark - margin
+    assert r2.deleted == () and r2.warnings == ()
 
 
 def test_big_post_deletion_falls_back_to_full_listing(make):
@@ -533,8 +566,10 @@ def test_big_post_deletion_falls_back_to_full_listing(make):
     st.add_comment(pid, NOW + timedelta(minutes=1), "new 1")
     st.add_comment(pid, NOW + timedelta(minutes=2), "new 2")
     r2 = conn.fetch(ctx(r1.cursor, known_from(r1.comments), NOW + timedelta(minutes=15)))
-    assert r2.deleted == (gone,)
+    assert r2.deleted == () and r2.cursor["posts"][pid]["m"] == [gone]
     assert r2.calls == 1 + 1 + 2  # listing, incremental page, full listing (2 pages)
+    r3 = conn.fetch(ctx(r2.cursor, known_from(r1.comments), NOW + timedelta(minutes=30)))
+    assert r3.deleted == (gone,) and r3.calls == 1 + 2
 
 
 def test_posts_outside_window_are_not_requested_and_leave_the_cursor(make):
@@ -652,14 +687,24 @@ def test_hide_unhide_and_block_post_the_graph_calls(make):
 
 
 # --------------------------------------------------------------------------- check
-def _check_handler(debug: dict | None = None, page_error: str | None = None):
+APP_ID = "138566025676"  # the app of debug_token.json
+APP_TOKEN = f"{APP_ID}|{APP_SECRET}"
+
+
+def _check_handler(debug: dict | None = None, page_error: str | None = None, seen: list | None = None):
     def handler(request):
         path = request.url.path
+        if seen is not None:
+            seen.append(request)
         if page_error:
             return error_response(page_error)
         if path == "/v23.0/19292868552":
             return httpx.Response(200, json=load("page.json"))
-        if path == "/v23.0/debug_token":
+        if path == "/v23.0/debug_token":  # Graph: an app token (or a developer's user token), never the Page token
+            if request.headers["Authorization"] == f"Bearer {TOKEN}":
+                return error_response("100_debug_token")
+            if request.headers["Authorization"] != f"Bearer {APP_TOKEN}":
+                return error_response("190")
             return httpx.Response(200, json=debug or load("debug_token.json"))
         if path == "/v23.0/19292868552/posts":
             return httpx.Response(200, json={"data": [{"id": "19292868552_1", "comments": {"data": []}}]})
@@ -668,14 +713,40 @@ def _check_handler(debug: dict | None = None, page_error: str | None = None):
 
 
 def test_check_reports_valid_token_and_permissions(make):
-    results = make(_check_handler(), page_id="19292868552").check()
-    assert [r.ok for r in results] == [True, True, True]
+    seen: list[httpx.Request] = []
+    results = make(_check_handler(seen=seen), page_id="19292868552", app_id=APP_ID, app_secret=True).check()
+    assert [(r.ok, r.warning) for r in results] == [(True, False)] * 4
     assert results[0].detail == "token valid for Page Facebook for Developers (19292868552)"
     assert "pages_read_user_content" in results[1].detail and "never expires" in results[1].detail
+    [dbg] = [r for r in seen if r.url.path.endswith("/debug_token")]
+    q = dict(parse_qsl(dbg.url.query.decode()))
+    assert q["input_token"] == TOKEN and dbg.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+    assert q["appsecret_proof"] == hmac.new(APP_SECRET.encode(), APP_TOKEN.encode(), hashlib.sha256).hexdigest()
+    assert results[3].detail == "Graph API v23.0 works until 2027-10-08"
+
+
+def test_check_without_app_secret_says_what_it_could_not_verify(make):
+    seen: list[httpx.Request] = []
+    results = make(_check_handler(seen=seen), page_id="19292868552").check()
+    perm = results[1]
+    assert perm.ok and perm.warning  # printed [warn], never [ok]
+    assert perm.detail.startswith("not verified: the token's expiry, its data-access expiry and its granted "
+                                  "permissions (pages_read_engagement, pages_read_user_content)")
+    assert "app_id" in perm.detail and "app_secret_credential" in perm.detail
+    assert not any(r.url.path.endswith("/debug_token") for r in seen)
+    assert [(r.ok, r.warning) for r in results] == [(True, False), (True, True), (True, False), (True, False)]
+
+
+def test_check_with_a_wrong_app_secret_fails_naming_app_id(make, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, "not-the-app-secret")
+    perm = make(_check_handler(), page_id="19292868552", app_id=APP_ID, app_secret=True).check()[1]
+    assert not perm.ok and f"app_id {APP_ID} and the app secret" in perm.detail
+    assert "not-the-app-secret" not in perm.detail
 
 
 def test_check_names_missing_permission_for_enabled_hiding(make):
-    results = make(_check_handler(), page_id="19292868552", hide_enabled=True).check()
+    results = make(_check_handler(), page_id="19292868552", hide_enabled=True, app_id=APP_ID,
+                   app_secret=True).check()
     perm = results[1]
     assert not perm.ok and perm.detail.startswith("missing permission pages_manage_engagement")
 
@@ -699,8 +770,8 @@ def test_check_with_refused_token_says_reconnect(make):
 def test_check_judges_debug_token(make, change, ok, phrase):
     dbg = load("debug_token.json")
     dbg["data"].update(change)
-    perm = make(_check_handler(debug=dbg), page_id="19292868552").check()[1]
-    assert perm.ok is ok and phrase in perm.detail
+    perm = make(_check_handler(debug=dbg), page_id="19292868552", app_id=APP_ID, app_secret=True).check()[1]
+    assert perm.ok is ok and not perm.warning and phrase in perm.detail
 
 
 def test_deletions_not_inferred_when_paging_loops(make):
@@ -831,3 +902,19 @@ def test_check_asks_for_the_numeric_page_id(make):
 
     first = make(handler, page_id="facebookfordevelopers").check()[0]
     assert not first.ok and 'set page_id = "19292868552"' in first.detail
+
+
+def test_graph_version_verdict_from_the_table():
+    from datetime import date
+
+    from connectors.facebook import graph_version_verdict
+
+    assert graph_version_verdict("v23.0", date(2027, 4, 7))[:2] == (True, False)
+    assert graph_version_verdict("v23.0", date(2027, 4, 8))[:2] == (True, True)  # six months before 8 Oct 2027
+    assert graph_version_verdict("v23.0", date(2027, 10, 8))[:2] == (False, False)
+    assert graph_version_verdict("v22.0", date(2026, 11, 20))[:2] == (True, True)  # 20 May 2027
+    assert graph_version_verdict("v25.0", date(2027, 10, 8)) == (True, False, "Graph API v25.0 works until 2028-07-29")
+    ok, warn, text = graph_version_verdict("v15.0", date(2026, 12, 4))
+    assert (ok, warn) == (False, False) and "has expired" in text and "v25.0" in text
+    assert graph_version_verdict("v26.0", date(2027, 1, 1)) == (
+        True, False, "Graph API v26.0: Meta has published no end date for it yet")

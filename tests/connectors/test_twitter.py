@@ -407,6 +407,7 @@ def test_block_is_refused_with_how_to_block_in_the_app(small):
     msg = str(ei.value)
     assert ei.value.kind == "refused" and ei.value.permanent
     assert "https://x.com/i/user/3002" in msg and "Block" in msg and "@BrookfieldPS" in msg
+    assert "blocking was removed from the X API v2" in msg and "tier" not in msg  # not tier-gated: gone
     with pytest.raises(ConnectorError) as ei:
         conn.block("tw:3002", handle="ben_k")
     assert "https://x.com/ben_k" in str(ei.value) and small.request_count == 0

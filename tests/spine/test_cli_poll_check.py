@@ -18,6 +18,8 @@ from monitor.store import Store
 from .helpers import write_config
 
 FB_TOKEN = "EAAB-cli-test-page-token-123456"
+#: check judges token and Graph version dates on this day, not the wall clock
+CHECK_DAY = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 X_TOKEN = "AAAA-cli-test-bearer-token-123456"
 
 
@@ -34,6 +36,11 @@ def platforms(tmp_path, monkeypatch):
         cfg = write_config(tmp_path, graph_url=graph.base_url, x_url=x.base_url, smtp_port=smtp.port,
                            lookback=45, read_cap=10000)
         yield cfg, graph, x, smtp
+
+
+@pytest.fixture
+def check_day(monkeypatch):
+    monkeypatch.setattr("monitor.pipeline.system_clock", lambda: CHECK_DAY)
 
 
 def test_poll_once_stores_each_comment_exactly_once(platforms, tmp_path, capsys):
@@ -60,7 +67,7 @@ def test_poll_once_stores_each_comment_exactly_once(platforms, tmp_path, capsys)
     assert len(message_ids) == len(set(message_ids)) > 0
 
 
-def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms, tmp_path, capsys):
+def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms, tmp_path, capsys, check_day):
     cfg, graph, x, smtp = platforms
     assert main(["check", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -73,7 +80,7 @@ def test_check_gives_one_verdict_per_line_and_fails_on_a_refused_token(platforms
     assert "[FAIL] fb:" in out and FB_TOKEN not in out
 
 
-def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys):
+def test_paused_account_resumes_when_check_passes(platforms, tmp_path, capsys, check_day):
     cfg, graph, x, smtp = platforms
     graph.token = "another-token"
     assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 1
@@ -106,7 +113,7 @@ def test_check_warns_when_a_token_file_is_readable_by_group_or_others(platforms,
     assert main(["check", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "[ok] fb: fb token" in out, "the token file was not used"
-    (line,) = [line for line in out.splitlines() if line.startswith("[warn]")]
+    (line,) = [line for line in out.splitlines() if line.startswith("[warn] secrets:")]
     assert line.startswith("[warn] secrets: accounts[0].token: ") and str(token_file) in line
     assert "mode 0640, readable by its group" in line and "chmod 0600" in line
     assert FB_TOKEN not in out
@@ -140,3 +147,26 @@ def test_secret_file_warnings_by_mode(tmp_path, mode, who):
     password.chmod(0o660)
     assert any(w.startswith("alerts.smtp.password: ") and "password_credential" in w
                for w in secret_file_warnings(cfg))
+
+
+@pytest.mark.parametrize("subcode,words", [
+    (460, "the password of the person who generated the token was changed"),
+    (492, "the role of the person who generated the token on the Page changed"),
+])
+def test_reconnect_email_gives_the_190_subcode_in_words(platforms, tmp_path, capsys, subcode, words):
+    cfg, graph, x, smtp = platforms
+    graph.fail_next(1, 400, graph_code=190, subcode=subcode,
+                    message="Error validating access token: the session has been invalidated.")
+    assert main(["poll", "--once", "--config", str(cfg), "--account", "fb"]) == 1
+    assert "fb: paused" in capsys.readouterr().out
+    [mail] = [m for m in smtp.messages if "reconnect" in m["Subject"].lower()]
+    body = mail.get_body(("plain",)).get_content()
+    assert words in " ".join(body.split()) and f"Graph 190/{subcode}" in body and FB_TOKEN not in body
+
+
+def test_check_prints_warn_not_ok_for_what_it_could_not_verify(platforms, capsys, check_day):
+    cfg, graph, x, smtp = platforms
+    assert main(["check", "--config", str(cfg), "--account", "fb"]) == 0  # a warning is not a failure
+    out = capsys.readouterr().out
+    assert "[warn] fb: fb permissions: not verified: the token's expiry" in out
+    assert "[ok] fb: fb permissions" not in out and "[ok] fb: fb graph version: Graph API v23.0" in out
