@@ -14,7 +14,8 @@ How a text is scored (all in numpy, ONNX Runtime and ``tokenizers``; no torch):
    :func:`Encoder.prep`) is tokenised with the model's own WordPiece ``tokenizer.json``; a
    text longer than :attr:`Encoder.max_length` tokens is cut into windows of that length,
    and each window is encoded on its own (mean pooling over the tokens, then L2
-   normalisation; one at a time, so that batching never changes a score).
+   normalisation; one at a time, so that batching never changes a score). A text longer
+   than one window is first cut into pieces of whole sentences, each scored on its own.
 2. **Heads**: per signal, a logistic head on the 384-dim embedding (``dense_logit``) and a
    logistic model over word and character n-grams of the folded text
    (:func:`classifiers.normalise.fold`; :class:`classifiers.embedded.EmbeddedScorer` run on
@@ -22,7 +23,7 @@ How a text is scored (all in numpy, ONNX Runtime and ``tokenizers``; no torch):
 3. **Calibration**: per signal, ``p = sigmoid(a * ngram_logit + b * dense_logit + c)``, with
    ``a, b, c`` fitted on a calibration split that neither head was trained on, so 0.5 means
    even odds on data like the training sets'. A long text takes, per signal, its most
-   probable window.
+   probable piece.
 
 Files (``classifiers/model/signals/``; each SHA-256 checked at load against
 ``manifest.json``, a mismatch refused with :class:`~classifiers.base.ScorerError`):
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -56,6 +58,7 @@ HEADS_FILE = "heads.npz"
 NGRAM_DIR = "ngram"
 MANIFEST_FILE = "manifest.json"
 SEMVER = "2.0.0"
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n+|$)")
 
 
 def _sha256(path: Path) -> str:
@@ -148,6 +151,35 @@ class Encoder:
         from classifiers.normalise import fold
 
         return normalise(fold(text).text).replace("xxuser", "@user").replace("xxurl", "url")
+
+    #: a long text's pieces hold at most this many characters (about 90 tokens)
+    PIECE_CHARS = 400
+
+    def pieces(self, text: str) -> list[str]:
+        """``[text]`` when it fits one window; else its sentences packed in order into
+        pieces of at most :attr:`PIECE_CHARS` characters (a longer sentence is cut at
+        spaces), each scored on its own."""
+        n = len(self._tok.encode(self.prep(text), add_special_tokens=False).ids)
+        if n <= self.max_length - 2:
+            return [text]
+        out: list[str] = []
+        cur = ""
+        for sent in _SENTENCE.findall(text):
+            while len(sent) > self.PIECE_CHARS:
+                cut = sent.rfind(" ", 0, self.PIECE_CHARS)
+                cut = cut if cut > 0 else self.PIECE_CHARS
+                if cur:
+                    out.append(cur)
+                    cur = ""
+                out.append(sent[:cut])
+                sent = sent[cut:]
+            if cur and len(cur) + len(sent) > self.PIECE_CHARS:
+                out.append(cur)
+                cur = ""
+            cur += sent
+        if cur.strip():
+            out.append(cur)
+        return [p for p in out if p.strip()] or [text]
 
     def windows(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
         """Token id windows of at most :attr:`max_length` (``[CLS] ... [SEP]``) and, for
@@ -276,20 +308,28 @@ class SignalsScorer:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, float64 ``(len(texts), len(labels))``, input order.
 
-        The n-gram model reads each whole text; the encoder reads each window, and a text
-        takes, per signal, the highest probability over its windows.
+        A text that fits one encoder window is scored whole (as in training). A longer one
+        is cut into pieces of sentences (:meth:`Encoder.pieces`), each piece scored whole
+        by both parts, and a text takes, per signal, its most probable piece: a threat at
+        the end of a long, friendly post is not diluted by the rest.
         """
+        from classifiers.normalise import fold
+
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels)))
-        from classifiers.normalise import fold
-
-        ngram = self.ngram.logits([fold(t).text for t in texts]).astype(np.float64)
-        wins, owner = self.encoder.windows(texts)
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i, t in enumerate(texts):
+            for piece in self.encoder.pieces(t):
+                pieces.append(piece)
+                owner.append(i)
+        ngram = self.ngram.logits([fold(t).text for t in pieces]).astype(np.float64)
+        wins, win_owner = self.encoder.windows(pieces)
         emb = self.encoder.run(wins, self.batch_size)
-        p = self.heads.combine(ngram[owner], emb)
+        p = self.heads.combine(ngram[win_owner], emb)
         out = np.zeros((len(texts), len(self.labels)))
-        np.maximum.at(out, owner, p)
+        np.maximum.at(out, np.asarray(owner, dtype=np.int64)[win_owner], p)
         return out
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
