@@ -20,8 +20,8 @@ link of row *n* is ``sha256(chain[n-1] | kind | record_sha256)`` (:func:`link`),
 :data:`GENESIS` before the first row, so editing any field of any record, or removing or
 reordering a row, breaks that row's link and every later one.
 
-A ``digest`` (:func:`digest`) is kept with each version, assessment and verdict row: four
-hex digits of each field's SHA-256. It proves nothing (the full record SHA-256 does) but
+A ``digest`` (:func:`digest`) is kept with each version, assessment and verdict row: two
+bytes of each field's SHA-256. It proves nothing (the full record SHA-256 does) but
 names the field that was edited when a link no longer matches (:func:`changed_fields`).
 """
 
@@ -51,7 +51,7 @@ VERDICT_FIELDS: tuple[str, ...] = ("id", "platform", "comment_id", "alert_id", "
 EVENT_KINDS: tuple[str, ...] = ("deleted", "restored", "hidden", "purged")
 KINDS: tuple[str, ...] = ("version", "assessment", "redaction", "verdict", *EVENT_KINDS)
 
-_DIGEST_CHARS = 4
+_DIGEST_BYTES = 2
 
 
 def canonical(value: Any) -> str:
@@ -131,24 +131,41 @@ def event_record(kind: str, platform: str, comment_id: str, at: str, details: An
     return {"kind": kind, "platform": platform, "comment_id": comment_id, "at": at, "details": _json(details)}
 
 
-def digest(values: Mapping[str, Any], fields: Sequence[str]) -> str:
-    """Four hex digits of each field's SHA-256, in ``fields`` order (a field missing from
-    ``values`` gives ``----``). For naming an edited field, not for proof."""
-    out = []
+def _field_text(value: Any) -> str:
+    """A field's text for its digest: strings as they are, anything else as canonical JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return canonical(value)
+
+
+def digest(values: Mapping[str, Any], fields: Sequence[str]) -> bytes:
+    """The first two bytes of the SHA-256 of each field (:func:`_field_text`), in
+    ``fields`` order (a field missing from ``values`` gives two zero bytes). For naming an
+    edited field, not for proof."""
+    out = bytearray()
     for f in fields:
-        out.append(sha256_hex(canonical(values[f]))[:_DIGEST_CHARS] if f in values else "-" * _DIGEST_CHARS)
-    return "".join(out)
+        if f in values:
+            out += hashlib.sha256(_field_text(values[f]).encode("utf-8", "surrogatepass")).digest()[:_DIGEST_BYTES]
+        else:
+            out += bytes(_DIGEST_BYTES)
+    return bytes(out)
 
 
-def changed_fields(stored_digest: str | None, values: Mapping[str, Any], fields: Sequence[str]) -> list[str]:
+def changed_fields(stored_digest: bytes | None, values: Mapping[str, Any], fields: Sequence[str]) -> list[str]:
     """The fields of ``values`` whose digest part differs from ``stored_digest`` (fields
     absent from ``values``, e.g. purged ones, are skipped)."""
-    if not stored_digest:
+    if not stored_digest or not isinstance(stored_digest, bytes):
         return []
     now = digest(values, fields)
     out = []
     for i, f in enumerate(fields):
-        part = slice(i * _DIGEST_CHARS, (i + 1) * _DIGEST_CHARS)
+        part = slice(i * _DIGEST_BYTES, (i + 1) * _DIGEST_BYTES)
         if f in values and stored_digest[part] != now[part]:
             out.append(f)
     return out

@@ -402,7 +402,7 @@ def m006_evidence_chain(db: Database) -> None:
             sha256 TEXT NOT NULL,
             raw_sha256 TEXT NOT NULL,
             seen_at TEXT NOT NULL,
-            digest TEXT NOT NULL DEFAULT '',
+            digest BLOB,
             UNIQUE (platform, comment_id, version))""")
     ex("""CREATE TABLE evidence_chain (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -414,8 +414,8 @@ def m006_evidence_chain(db: Database) -> None:
             details TEXT NOT NULL DEFAULT '{}',
             chain TEXT NOT NULL)""")
     ex("CREATE INDEX evidence_chain_comment ON evidence_chain(platform, comment_id)")
-    ex("ALTER TABLE assessments ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
-    ex("ALTER TABLE verdicts ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+    ex("ALTER TABLE assessments ADD COLUMN digest BLOB")
+    ex("ALTER TABLE verdicts ADD COLUMN digest BLOB")
     # --- copy ---------------------------------------------------------------------------------
     ex(f"INSERT INTO comment_state({_STATE_COLUMNS}) SELECT {_STATE_COLUMNS} FROM comments")
     # every version takes the comment's current metadata (the best the old store knew);

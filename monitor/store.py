@@ -498,18 +498,25 @@ class Store:
         now_s = iso(now)
         p, cid = comment.platform, comment.comment_id
         self._supersede_assessment(p, cid, version)
+        s_row = {"platform": p, "comment_id": cid, "version": version, "model": scores.model,
+                 "model_version": scores.model_version, "values": dumps(dict(scores.values)),
+                 "language": scores.language, "readable": int(scores.readable), "scored_at": now_s}
         self.db.execute(
             'INSERT OR REPLACE INTO scores(platform, comment_id, version, model, model_version, "values", '
-            "language, readable, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [p, cid, version, scores.model, scores.model_version, dumps(dict(scores.values)),
-             scores.language, int(scores.readable), now_s])
+            "language, readable, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(s_row.values()))
+        a_row = {"platform": p, "comment_id": cid, "version": version,
+                 "categories": dumps(list(assessment.categories)), "evidence": dumps(assessment.evidence_list()),
+                 "escalate": int(assessment.escalate), "strikes": dumps(list(assessment.strikes)),
+                 "needs_review": int(assessment.needs_review), "review_reasons": dumps(list(assessment.review_reasons)),
+                 "counted": int(assessment.counted), "assessed_at": now_s}
+        vrec = version_record_in(self.db, p, cid, version)
+        record = ch.assessment_record(a_row, s_row, ch.record_sha256(vrec) if vrec else "")
         self.db.execute(
             "INSERT OR REPLACE INTO assessments(platform, comment_id, version, categories, evidence, escalate, "
-            "strikes, needs_review, review_reasons, counted, assessed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [p, cid, version, dumps(list(assessment.categories)), dumps(assessment.evidence_list()),
-             int(assessment.escalate), dumps(list(assessment.strikes)), int(assessment.needs_review),
-             dumps(list(assessment.review_reasons)), int(assessment.counted), now_s])
-        self._chain_assessment(p, cid, version, scores.model, "assessment", now_s)
+            "strikes, needs_review, review_reasons, counted, assessed_at, digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*a_row.values(), ch.digest(record, ch.ASSESSMENT_FIELDS)])
+        ChainWriter(self.db).append("assessment", p, cid, version, now_s, record, {"model": scores.model})
         for key in assessment.categories:
             self.db.execute(
                 "INSERT OR IGNORE INTO comment_keys(platform, comment_id, key, account, created_at, first_version) "
