@@ -1,13 +1,17 @@
 """Evidence that stands up: the store's hash chain, and export bundles for a referral.
 
-**The chain.** Every version of every comment is a ``comment_versions`` row holding the
-SHA-256 of the comment's canonical content (:meth:`monitor.domain.Comment.content_sha256`),
-the SHA-256 of the raw platform payload as stored (:func:`monitor.store.raw_sha256`) and a
-link ``chain = chain_hash(prev_chain, platform, comment_id, version, sha256, raw_sha256,
-seen_at)`` (:func:`monitor.store.chain_hash`) to the row before it. :func:`verify_chain`
-recomputes all of it; editing a text, a payload, a hash, or removing / inserting /
-reordering rows is reported with the first broken row. Purging (retention) empties text
-and payloads but keeps the hashes, so a purged store still verifies.
+**The chain.** Every fact shown about a comment is a record in ``evidence_chain`` (see
+:mod:`monitor.chain`): each version (ids, account, times, permalink, post text, hidden
+state, the content SHA-256 of :meth:`monitor.domain.Comment.content_sha256`, the raw
+payload's SHA-256 :func:`monitor.store.raw_sha256`, the author's name/handle SHA-256), each
+assessment with its scores and the record hash of the version it assessed, each verdict,
+and the deletion / restore / hide / purge events. Each row's link is the SHA-256 of the
+previous link, its kind and its record. :func:`verify_chain` rebuilds every record from the
+rows now stored and recomputes every link; an edited field is named (the row's digest,
+:func:`monitor.chain.changed_fields`), as are cached ``comment_state`` fields, policy keys
+and strikes that differ from the chain, and rows that are not chained. Purging (retention)
+empties text, payloads and author names but chains a ``purged`` event that keeps the author
+hashes, so a purged store still verifies.
 
 Removing the *last* rows of the chain leaves a shorter chain that is still consistent; to
 catch that, every ``evidence check`` and ``evidence export`` records the chain head (row id
@@ -18,9 +22,10 @@ head is still there (an *anchor*). A bundle's manifest also carries the head.
 
 * ``comments.json``: one record per comment: exact text, times in UTC and in school time,
   permalink, author (id, name, handle, profile link), the school post, the comment replied
-  to, attachments, hidden state, first/last seen, deletion time, purge time, the policy
-  keys with their evidence, scores, strikes, verdicts, and the edit history (every
-  version with its text, hashes and chain link);
+  to, attachments, hidden state, first seen, deletion time, purge time, the policy
+  keys with their evidence, scores, strikes, verdicts, and the chained records it was
+  derived from (``versions`` with their text, ``assessments``, ``verdict_records``,
+  ``events``, each with its chain row, previous link and link);
 * ``raw/<platform>-<comment_id>-v<version>.json``: each stored platform payload, byte for
   byte (its SHA-256 is the ``raw_sha256`` in the chain);
 * ``audit.json``: the audit log entries about these comments, their review items and (for
@@ -31,8 +36,10 @@ head is still there (an *anchor*). A bundle's manifest also carries the head.
   and when, and the store's chain head and verification result.
 
 :func:`verify_bundle` re-checks a bundle on any machine (no store needed): file hashes
-against the manifest, each version's content hash and chain link, each raw payload's
-hash. Given the store it also checks that every link is the store's own. Anyone could
+against the manifest, every chained record's link, each version's content, author and raw
+payload hashes, and every shown field against :func:`derive_display` of the records; a
+bundle whose manifest says the store's chain was broken does not verify. Given the store it
+also checks that every link is the store's own. Anyone could
 rebuild a consistent forged bundle, so the manifest's own SHA-256 is printed and audited at
 export: give it with the bundle (``--manifest-sha256``) and check it.
 
@@ -46,6 +53,7 @@ import html
 import json
 import os
 import re
+import sqlite3
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -55,7 +63,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.alerts import is_web_url
 from monitor.config import Config
-from monitor.domain import POLICY_KEYS, REVIEW_KINDS, Attachment, Comment, iso, parse_time
+from monitor.domain import POLICY_KEYS, REVIEW_KINDS, iso, parse_time
 from monitor.files import write_private
 from monitor import chain
 from monitor.chain import GENESIS
@@ -77,13 +85,14 @@ class EvidenceError(Exception):
 def content_sha256(platform: str, comment_id: str, post_id: str, parent_id: str | None, author_id: str,
                    text: str, attachments: Iterable[Mapping[str, Any]]) -> str:
     """The canonical content SHA-256 of one comment version, computed exactly as
-    :meth:`monitor.domain.Comment.content_sha256` (a :class:`Comment` is rebuilt from the
-    stored fields). ``attachments`` are stored dicts ``{"type", "url"}``."""
-    comment = Comment(
-        platform=platform, account="", post_id=post_id, comment_id=comment_id, parent_id=parent_id,
-        author_id=author_id, author_name="", text=text, created_at=datetime(1970, 1, 1, tzinfo=timezone.utc),
-        attachments=tuple(Attachment(a.get("type", "other"), a.get("url")) for a in attachments))
-    return comment.content_sha256()
+    :meth:`monitor.domain.Comment.content_sha256` from the stored fields (``attachments``
+    are stored dicts ``{"type", "url"}``; a test pins the two together)."""
+    canonical = json.dumps(
+        {"platform": platform, "comment_id": comment_id, "post_id": post_id, "parent_id": parent_id,
+         "author_id": author_id, "text": text,
+         "attachments": [[a.get("type", "other"), a.get("url")] for a in attachments]},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -214,7 +223,9 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
     prev = GENESIS
     rows = versions = purged = 0
     head_id: int | None = None
-    for e in db.query(_CHAIN_SQL):
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row  # C rows: the chain is the largest table read here
+    for e in cursor.execute(_CHAIN_SQL):
         rows += 1
         kind, p, cid = e["kind"], e["platform"], e["comment_id"]
         key = (p, cid)
@@ -252,14 +263,10 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
                         bad("comment_versions", "text was removed but the comment was never purged (no chained "
                             "purge event)", "text")
                         author_hash = ""
-                v = dict(e)
-                record = chain.version_record(v, post_id=st["post_id"], parent_id=st["parent_id"],
+                record = chain.version_record(e, post_id=st["post_id"], parent_id=st["parent_id"],
                                               author_id=st["author_id"], author_hash=author_hash)
                 fields = chain.VERSION_FIELDS + chain.VERSION_PURGEABLE
-                try:
-                    digest_values = chain.version_digest_values(record, v)
-                except ValueError:  # attachments no longer JSON
-                    digest_values = {**record, "attachments": None}
+                digest_values = _LazyVersionValues(record, e)
                 stored_digest, table = e["v_digest"], "comment_versions"
                 if text_held:
                     try:
@@ -449,6 +456,36 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
                     "chain: rows were removed or rewritten"))
     return ChainReport(rows=rows, comments=len(state), purged_versions=purged, head=prev, head_id=head_id,
                        anchors=anchors, problems=tuple(problems), versions=versions)
+
+
+class _LazyVersionValues(dict):
+    """A version's digest values (:func:`monitor.chain.version_digest_values`), built only
+    when a field must be named (most rows verify and never need them)."""
+
+    def __init__(self, record: dict, row: Mapping[str, Any]):
+        super().__init__()
+        self._args: tuple | None = (record, row)
+
+    def _fill(self) -> None:
+        if self._args is not None:
+            record, row = self._args
+            self._args = None
+            row = {k: row[k] for k in chain.VERSION_PURGEABLE}
+            try:
+                self.update(chain.version_digest_values(record, row))
+            except ValueError:  # attachments no longer JSON
+                self.update({**record, **{k: v for k, v in row.items() if v is not None}, "attachments": None})
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        self._fill()
+        return super().__getitem__(key)
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _loads(text: str | None) -> dict:

@@ -7,10 +7,14 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 
 * ``accounts``: one row per monitored account: cursor, pause state, poll health.
 * ``posts``: the school's posts that comments hang off.
-* ``comments``: the current version of every comment (exact text, raw payload,
-  SHA-256 of the canonical content, first/last seen, ``deleted_at``, processing ``status``).
-* ``comment_versions``: every version ever seen, with a hash chain across all rows
-  (see :func:`monitor.store.chain_hash`) so later tampering is detectable.
+* ``comment_state`` (since m006): one row per comment: ids, the version shown, cached
+  ``account``/``created_at`` (indexed), first/last seen, ``deleted_at``, hidden state,
+  processing ``status``, ``purged_at``. ``comments`` is a VIEW joining it with the latest
+  version (text, raw payload, author, permalink, content SHA-256): the text is stored once.
+* ``comment_versions``: every version ever seen, with every field shown for it and a
+  ``digest`` (:mod:`monitor.chain`).
+* ``evidence_chain`` (since m006): the hash chain: one row per version, assessment,
+  verdict and deletion / restore / hide / purge event (:mod:`monitor.chain`).
 * ``scores``: each scorer's output per comment version, with model name and version.
 * ``assessments``: the categoriser's verdict per comment version, with its evidence.
 * ``comment_keys``: one row per (comment, policy key): what the weekly report counts.
