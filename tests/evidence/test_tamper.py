@@ -143,3 +143,29 @@ def test_an_edited_field_is_named_by_evidence_check_and_breaks_the_bundle(env, c
                                   now=NOW, actor="j")
     problems = evidence.verify_bundle(path)
     assert problems, "a bundle of the tampered comment verified"
+
+
+def test_a_legitimate_purge_still_verifies_and_its_event_is_chained(env, cfg):
+    """The retention purge empties the versions and redacts the evidence of the flagged
+    comment, recording both in the chain: the check and a new bundle still verify, and an
+    edit of the purge record is named."""
+    from datetime import datetime, timezone
+
+    from monitor import retention
+
+    store = env["store"]
+    later = datetime(2032, 9, 8, tzinfo=timezone.utc)  # past evidence_years
+    report = retention.purge(store, cfg, later)
+    assert report.evidence_comments >= 1
+    assert store.scalar("SELECT text FROM comments WHERE comment_id = ?", [CID]) is None
+    kinds = [k for (k,) in store.db.execute("SELECT kind FROM evidence_chain WHERE comment_id = ? ORDER BY id", [CID])]
+    assert kinds[-3:] == ["redaction", "redaction", "purged"]
+    rc, out = env["run"]("evidence", "check", "--by", "j")
+    assert rc == 0 and "OK" in out, out
+    path = evidence.export_bundle(store, cfg, comment_ref=("facebook", CID), out_path=env["tmp"] / "p.zip", now=later,
+                                  actor="j")
+    assert evidence.verify_bundle(path, store=store) == []
+    tamper(env["path"], f"UPDATE evidence_chain SET details = '{{\"author_sha256\":{{}}}}' WHERE kind = 'purged' "
+                        f"AND comment_id = '{CID}'")
+    rc, out = env["run"]("evidence", "check", "--by", "j")
+    assert rc == 1 and f"comment {REF}: purged_at edited" in out, out
