@@ -71,6 +71,9 @@ def _old_store(path, *, break_old_chain: bool = False) -> None:
     ex("INSERT INTO strikes VALUES ('facebook', '1000_1_1', 'offensive_staff', 'fb:1009', ?, ?)", [T, T])
     ex("INSERT INTO verdicts(platform, comment_id, alert_id, verdict, keys, by, at, note) VALUES "
        "('facebook', '1000_1_1', NULL, 'confirmed', '[\"allegation_staff\"]', 'jsmith', ?, 'LADO')", [T])
+    # a check recorded by the old code: its head points into the old chain
+    ex("INSERT INTO audit_log(at, actor, action, target, reason, details) VALUES (?, 'j', 'evidence.check', "
+       "'comment_versions', 'chain verified', ?)", [T, json.dumps({"ok": True, "head": prev, "head_id": 4})])
     db.conn.commit()
     db.close()
 
@@ -94,7 +97,7 @@ def test_an_old_store_migrates_and_verifies(tmp_path):
     audit = store.one("SELECT * FROM audit_log WHERE action = 'evidence.migrate'")
     d = json.loads(audit["details"])
     assert (d["old_chain_rows"], d["old_chain_broken_rows"], d["entries"]) == (4, 0, 8)
-    assert d["head"] == report.head and report.anchors == 1
+    assert d["head"] == report.head and report.anchors == 1  # the old check's head is not an anchor now
     # edits after the migration are caught and named
     store.db.execute("UPDATE comment_versions SET author_name = 'Someone' WHERE comment_id = '1000_1_1' "
                      "AND version = 2")
