@@ -324,6 +324,7 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
                     table, field_prefix = "assessments", "assessment."
                     d["keys"].update(record["categories"] or [])
                     d["strikes"].update(record["strikes"] or [])
+                    d.setdefault("assessed", set()).add(_assessed(record))
             if kind == "redaction":
                 d["redacted"] = True
         elif kind == "verdict":
@@ -421,6 +422,7 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
             problems.append(ChainProblem("strikes", None, f"{key[0]}:{key[1]}",
                                          f"strikes edited: stored {sorted(have)} where the chained assessments give "
                                          f"{sorted(want)}", "strikes"))
+    problems += _check_alerts(db, derived)
     # --- rows nobody chained -----------------------------------------------------------------------------------
     for table, sql, field in (
         ("comment_versions", "SELECT platform, comment_id, version FROM comment_versions x WHERE NOT EXISTS "
@@ -456,6 +458,95 @@ def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
                     "chain: rows were removed or rewritten"))
     return ChainReport(rows=rows, comments=len(state), purged_versions=purged, head=prev, head_id=head_id,
                        anchors=anchors, problems=tuple(problems), versions=versions)
+
+
+_QUOTED = ("categories", "escalate", "strikes", "needs_review")
+
+
+def _assessed(record: Mapping[str, Any]) -> tuple:
+    """What an alert may quote of an assessment (:data:`_QUOTED`; a field not quoted is None)."""
+    return tuple(None if k not in record else tuple(record[k] or ()) if k in ("categories", "strikes")
+                 else bool(record[k]) for k in _QUOTED)
+
+
+def _quotes(quoted: tuple, chained: Iterable[tuple]) -> bool:
+    """True when some chained assessment has every field the alert quotes."""
+    return any(all(q is None or q == c for q, c in zip(quoted, rec)) for rec in chained)
+
+
+#: Fields of an alert's ``details.comment`` compared with the comment's chained versions
+#: (the ones a purge removes are skipped for purged versions).
+_ALERT_COMMENT_FIELDS = ("account", "post_id", "parent_id", "author_id", "author_name", "author_handle", "text",
+                         "created_at", "permalink", "post_text", "attachments")
+_PURGED_FIELDS = ("author_name", "author_handle", "text", "attachments")
+
+
+def _check_alerts(db: Any, derived: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[ChainProblem]:
+    """What alerts (emails, the review queue, the weekly report's escalation list) show of
+    a comment must be what the chain holds: each field of ``details.comment`` equals that
+    field of one of the comment's chained versions, ``details.assessment`` is one of its
+    chained assessments, quoted strikes are chained strikes with a chained text and link,
+    and the alert's categories are chained keys of its comments."""
+    problems: list[ChainProblem] = []
+    versions: dict[tuple[str, str], list[dict]] = {}
+
+    def shown(key: tuple[str, str]) -> list[dict]:
+        if key not in versions:
+            rows = []
+            for v in db.query("SELECT v.*, s.post_id, s.parent_id, s.author_id FROM comment_versions v "
+                              "JOIN comment_state s ON s.platform = v.platform AND s.comment_id = v.comment_id "
+                              "WHERE v.platform = ? AND v.comment_id = ? ORDER BY v.version", list(key)):
+                row = {f: v[f] for f in _ALERT_COMMENT_FIELDS}
+                row["attachments"] = _loads_list(v["attachments"])
+                if v["text"] is None:
+                    for f in _PURGED_FIELDS:
+                        row.pop(f)
+                rows.append(row)
+            versions[key] = rows
+        return versions[key]
+
+    for a in db.query("SELECT id, kind, comment_refs, categories, details FROM alerts ORDER BY id"):
+        details = _loads(a["details"])
+        refs = [(str(p), str(c)) for p, c in _loads_list(a["comment_refs"]) if p and c] \
+            if isinstance(_loads_list(a["comment_refs"]), list) else []
+        c = details.get("comment")
+
+        def bad(ref: str, what: str, field: str) -> None:
+            problems.append(ChainProblem("alerts", None, ref, f"{field} edited in alert {a['id']} ({a['kind']}): "
+                                                               f"{what}", field))
+
+        if isinstance(c, dict) and c.get("platform") and c.get("comment_id"):
+            key = (str(c["platform"]), str(c["comment_id"]))
+            ref = f"{key[0]}:{key[1]}"
+            candidates = shown(key)
+            asked = [f for f in _ALERT_COMMENT_FIELDS if f in c]
+            if candidates and asked:
+                misses = [[f for f in asked if f in v and v[f] != c[f]] for v in candidates]
+                best = min(misses, key=len)
+                for f in best:
+                    bad(ref, "differs from every chained version of the comment", f"alert.{f}")
+            assessed = derived.get(key, {}).get("assessed")
+            quoted = details.get("assessment")
+            if isinstance(quoted, dict) and assessed is not None and not _quotes(_assessed(quoted), assessed):
+                bad(ref, "the assessment it quotes is not a chained assessment of the comment", "alert.assessment")
+        for st in details.get("strikes") or []:
+            if not isinstance(st, dict) or not st.get("platform") or not st.get("comment_id"):
+                continue
+            key = (str(st["platform"]), str(st["comment_id"]))
+            ref = f"{key[0]}:{key[1]}"
+            if st.get("key") and st["key"] not in derived.get(key, {}).get("strikes", set()):
+                bad(ref, f"strike {st['key']} is not a chained strike of the comment", "alert.strikes")
+            for f in ("text", "permalink"):
+                if st.get(f) not in (None, "...") and all(v.get(f, st[f]) != st[f] for v in shown(key)):
+                    bad(ref, f"the quoted strike's {f} is not one of the comment's chained versions", f"alert.strikes.{f}")
+        cats = set(_loads_list(a["categories"]))
+        keys: set[str] = set()
+        for key in refs:
+            keys |= set(derived.get(key, {}).get("keys", set()))
+        if refs and cats - keys:
+            bad(f"{refs[0][0]}:{refs[0][1]}", f"categories {sorted(cats - keys)} are not chained keys of its "
+                "comments", "alert.categories")
+    return problems
 
 
 class _LazyVersionValues(dict):

@@ -1,5 +1,5 @@
 """Issue 14, item 2: every field a bundle, an alert or a report shows is covered by the
-evidence chain. Each test edits one field with a plain sqlite3 connection (as anyone with
+evidence chain (alerts are checked against it). Each test edits one field with a plain sqlite3 connection (as anyone with
 the file could), then ``school-monitor evidence check`` must fail naming the comment and
 the field, and a new bundle export of that comment must not verify."""
 
@@ -126,6 +126,15 @@ EDITS = [
     ("verdict", f"UPDATE verdicts SET verdict = 'false_positive' WHERE comment_id = '{CID}'", "verdict.verdict"),
     ("verdict note", f"UPDATE verdicts SET note = 'nothing' WHERE comment_id = '{CID}'", "verdict.note"),
     ("verdict removed", f"DELETE FROM verdicts WHERE comment_id = '{CID}'", "verdict"),
+    # what alerts (emails, the review queue, the weekly report's escalation list) show
+    ("alert text", "UPDATE alerts SET details = json_set(details, '$.comment.text', 'Mr Pryce helped my son') "
+                   "WHERE kind = 'escalation'", "alert.text"),
+    ("alert author", "UPDATE alerts SET details = json_set(details, '$.comment.author_id', 'fb:1002') "
+                     "WHERE kind = 'escalation'", "alert.author_id"),
+    ("alert assessment", "UPDATE alerts SET details = json_set(details, '$.assessment.categories', "
+                         "json('[\"complaint_school\"]')) WHERE kind = 'escalation'", "alert.assessment"),
+    ("alert categories", "UPDATE alerts SET categories = '[\"threat_violence\"]' WHERE kind = 'escalation'",
+     "alert.categories"),
 ]
 
 
