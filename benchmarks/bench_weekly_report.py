@@ -50,10 +50,15 @@ def fill(store: Store, n: int, span_days: float, keyed_share: float = 0.08, seed
     db.execute("PRAGMA synchronous=OFF")
 
     def flush():
+        # comments is a view over comment_state and the latest comment_versions row
         db.conn.executemany(
-            "INSERT INTO comments(platform, comment_id, account, post_id, author_id, author_name, text, created_at, "
-            "sha256, first_seen, last_seen, status, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'assessed', ?)",
-            batch_c)
+            "INSERT INTO comment_state(platform, comment_id, account, post_id, author_id, created_at, first_seen, "
+            "last_seen, status, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'assessed', ?)",
+            [(c[0], c[1], c[2], c[3], c[4], c[7], c[9], c[10], c[11]) for c in batch_c])
+        db.conn.executemany(
+            "INSERT INTO comment_versions(platform, comment_id, version, account, author_name, text, created_at, "
+            "sha256, raw_sha256, seen_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, '', ?)",
+            [(c[0], c[1], c[2], c[5], c[6], c[7], c[8], c[9]) for c in batch_c])
         db.conn.executemany(
             "INSERT INTO comment_keys(platform, comment_id, key, account, created_at, first_version) "
             "VALUES (?, ?, ?, ?, ?, 1)", batch_k)

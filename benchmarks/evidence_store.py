@@ -9,7 +9,9 @@ comments. Then prints seconds (and peak RSS) for:
 * ``export_bundle`` of the prolific author (200 comments) and ``verify_bundle`` of it;
 * ``export_sar`` of the same author;
 * ``list_open`` of the review queue;
-* ``purge`` (dry run, then real) at the end of the year.
+* ``purge`` (dry run, then real) at the end of the year;
+* bytes per comment: the store file after a WAL checkpoint divided by the comments, and
+  the share of each table and its indexes (SQLite's ``dbstat``).
 
 Run: ``.venv/bin/python benchmarks/evidence_store.py [--comments N] [--keep DIR]``
 """
@@ -80,6 +82,22 @@ def build(path: Path, n: int, seed: int = 7) -> Store:
     return store
 
 
+def bytes_per_comment(store: Store, n: int) -> None:
+    """Print the store's bytes per comment and the share of its largest tables (dbstat)."""
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    total = store.scalar("SELECT SUM(pgsize) FROM dbstat")
+    print(f"{'bytes per comment':<38} {total / n:8.0f} B  ({total / 1e6:.1f} MB in use, "
+          f"file {store.path.stat().st_size / 1e6:.1f} MB)")
+    owners = {r["name"]: (r["tbl_name"] if r["type"] == "index" else r["name"])
+              for r in store.db.query("SELECT name, type, tbl_name FROM sqlite_master")}
+    per: dict[str, int] = {}
+    for r in store.db.query("SELECT name, SUM(pgsize) AS b FROM dbstat GROUP BY name"):
+        owner = owners.get(r["name"], r["name"])
+        per[owner] = per.get(owner, 0) + r["b"]
+    for name, b in sorted(per.items(), key=lambda kv: -kv[1])[:6]:
+        print(f"  {name + ' (with indexes)':<36} {b / n:8.0f} B  {100 * b / total:5.1f} %")
+
+
 def timed(label: str, fn):
     t = time.perf_counter()
     out = fn()
@@ -98,6 +116,7 @@ def main() -> int:
     store = timed(f"build store ({args.comments} comments)", lambda: build(tmp / "bench.db", args.comments))
     versions = store.scalar("SELECT COUNT(*) FROM comment_versions")
     print(f"{'':<38} {versions} versions, {(tmp / 'bench.db').stat().st_size / 1e6:.1f} MB")
+    bytes_per_comment(store, args.comments)
     rep = timed("verify_chain (evidence check)", lambda: evidence.verify_chain(store))
     assert rep.ok, rep.problems[:3]
     now = START + timedelta(days=366)

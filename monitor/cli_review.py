@@ -351,8 +351,9 @@ class _Commands:
             evidence.record_check(store, report, actor=actor(args), now=self.clock())
         finally:
             store.close()
-        self.out.write(f"Checked {report.rows} version(s) of {report.comments} comment(s) "
-                       f"({report.purged_versions} purged) and {report.anchors} recorded head(s).\n"
+        self.out.write(f"Checked {report.rows} chained record(s) ({report.versions} version(s), "
+                       f"{report.purged_versions} purged) of {report.comments} comment(s) and {report.anchors} "
+                       "recorded head(s).\n"
                        f"chain head: {report.head}\n")
         if report.ok:
             self.out.write("OK: the evidence chain is intact.\n")

@@ -1,13 +1,17 @@
 """Evidence that stands up: the store's hash chain, and export bundles for a referral.
 
-**The chain.** Every version of every comment is a ``comment_versions`` row holding the
-SHA-256 of the comment's canonical content (:meth:`monitor.domain.Comment.content_sha256`),
-the SHA-256 of the raw platform payload as stored (:func:`monitor.store.raw_sha256`) and a
-link ``chain = chain_hash(prev_chain, platform, comment_id, version, sha256, raw_sha256,
-seen_at)`` (:func:`monitor.store.chain_hash`) to the row before it. :func:`verify_chain`
-recomputes all of it; editing a text, a payload, a hash, or removing / inserting /
-reordering rows is reported with the first broken row. Purging (retention) empties text
-and payloads but keeps the hashes, so a purged store still verifies.
+**The chain.** Every fact shown about a comment is a record in ``evidence_chain`` (see
+:mod:`monitor.chain`): each version (ids, account, times, permalink, post text, hidden
+state, the content SHA-256 of :meth:`monitor.domain.Comment.content_sha256`, the raw
+payload's SHA-256 :func:`monitor.store.raw_sha256`, the author's name/handle SHA-256), each
+assessment with its scores and the record hash of the version it assessed, each verdict,
+and the deletion / restore / hide / purge events. Each row's link is the SHA-256 of the
+previous link, its kind and its record. :func:`verify_chain` rebuilds every record from the
+rows now stored and recomputes every link; an edited field is named (the row's digest,
+:func:`monitor.chain.changed_fields`), as are cached ``comment_state`` fields, policy keys
+and strikes that differ from the chain, and rows that are not chained. Purging (retention)
+empties text, payloads and author names but chains a ``purged`` event that keeps the author
+hashes, so a purged store still verifies.
 
 Removing the *last* rows of the chain leaves a shorter chain that is still consistent; to
 catch that, every ``evidence check`` and ``evidence export`` records the chain head (row id
@@ -18,9 +22,10 @@ head is still there (an *anchor*). A bundle's manifest also carries the head.
 
 * ``comments.json``: one record per comment: exact text, times in UTC and in school time,
   permalink, author (id, name, handle, profile link), the school post, the comment replied
-  to, attachments, hidden state, first/last seen, deletion time, purge time, the policy
-  keys with their evidence, scores, strikes, verdicts, and the edit history (every
-  version with its text, hashes and chain link);
+  to, attachments, hidden state, first seen, deletion time, purge time, the policy
+  keys with their evidence, scores, strikes, verdicts, and the chained records it was
+  derived from (``versions`` with their text, ``assessments``, ``verdict_records``,
+  ``events``, each with its chain row, previous link and link);
 * ``raw/<platform>-<comment_id>-v<version>.json``: each stored platform payload, byte for
   byte (its SHA-256 is the ``raw_sha256`` in the chain);
 * ``audit.json``: the audit log entries about these comments, their review items and (for
@@ -31,8 +36,10 @@ head is still there (an *anchor*). A bundle's manifest also carries the head.
   and when, and the store's chain head and verification result.
 
 :func:`verify_bundle` re-checks a bundle on any machine (no store needed): file hashes
-against the manifest, each version's content hash and chain link, each raw payload's
-hash. Given the store it also checks that every link is the store's own. Anyone could
+against the manifest, every chained record's link, each version's content, author and raw
+payload hashes, and every shown field against :func:`derive_display` of the records; a
+bundle whose manifest says the store's chain was broken does not verify. Given the store it
+also checks that every link is the store's own. Anyone could
 rebuild a consistent forged bundle, so the manifest's own SHA-256 is printed and audited at
 export: give it with the bundle (``--manifest-sha256``) and check it.
 
@@ -46,6 +53,7 @@ import html
 import json
 import os
 import re
+import sqlite3
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -55,9 +63,11 @@ from zoneinfo import ZoneInfo
 
 from monitor.alerts import is_web_url
 from monitor.config import Config
-from monitor.domain import POLICY_KEYS, REVIEW_KINDS, Attachment, Comment, iso, parse_time
+from monitor.domain import POLICY_KEYS, REVIEW_KINDS, iso, parse_time
 from monitor.files import write_private
-from monitor.store import GENESIS, Store, chain_hash, raw_sha256
+from monitor import chain
+from monitor.chain import GENESIS
+from monitor.store import Store, assessment_record_in, raw_sha256, version_record_in
 
 BUNDLE_FORMAT = "school-social-monitor/evidence-bundle"
 BUNDLE_VERSION = 1
@@ -75,13 +85,14 @@ class EvidenceError(Exception):
 def content_sha256(platform: str, comment_id: str, post_id: str, parent_id: str | None, author_id: str,
                    text: str, attachments: Iterable[Mapping[str, Any]]) -> str:
     """The canonical content SHA-256 of one comment version, computed exactly as
-    :meth:`monitor.domain.Comment.content_sha256` (a :class:`Comment` is rebuilt from the
-    stored fields). ``attachments`` are stored dicts ``{"type", "url"}``."""
-    comment = Comment(
-        platform=platform, account="", post_id=post_id, comment_id=comment_id, parent_id=parent_id,
-        author_id=author_id, author_name="", text=text, created_at=datetime(1970, 1, 1, tzinfo=timezone.utc),
-        attachments=tuple(Attachment(a.get("type", "other"), a.get("url")) for a in attachments))
-    return comment.content_sha256()
+    :meth:`monitor.domain.Comment.content_sha256` from the stored fields (``attachments``
+    are stored dicts ``{"type", "url"}``; a test pins the two together)."""
+    canonical = json.dumps(
+        {"platform": platform, "comment_id": comment_id, "post_id": post_id, "parent_id": parent_id,
+         "author_id": author_id, "text": text,
+         "attachments": [[a.get("type", "other"), a.get("url")] for a in attachments]},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -96,32 +107,38 @@ def sha256_bytes(data: bytes) -> str:
 class ChainProblem:
     """One problem found in the store.
 
-    :ivar table: ``comment_versions``, ``comments`` or ``audit_log`` (anchors).
-    :ivar row_id: ``comment_versions.id`` (or the audit row of an anchor), when it applies.
+    :ivar table: the table where the edit shows (``evidence_chain``, ``comment_versions``,
+        ``comment_state``, ``assessments``, ``scores``, ``verdicts``, ``comment_keys``,
+        ``strikes``, or ``audit_log`` for anchors).
+    :ivar row_id: the ``evidence_chain`` row (or the audit row of an anchor), when it applies.
     :ivar ref: ``PLATFORM:COMMENT_ID`` (version appended as ``#vN``), when it applies.
-    :ivar problem: what is wrong, in words.
+    :ivar problem: what is wrong, in words (naming the field).
+    :ivar field: the field that changed (e.g. ``created_at``, ``assessment.categories``),
+        when it can be named.
     """
 
     table: str
     row_id: int | None
     ref: str | None
     problem: str
+    field: str | None = None
 
     def __str__(self) -> str:
         where = self.table + (f" row {self.row_id}" if self.row_id is not None else "")
-        return f"{where}{' (' + self.ref + ')' if self.ref else ''}: {self.problem}"
+        what = f"comment {self.ref}: " if self.ref else ""
+        return f"{what}{self.problem} [{where}]"
 
 
 @dataclass(frozen=True)
 class ChainReport:
     """The result of :func:`verify_chain`.
 
-    :ivar rows: ``comment_versions`` rows checked.
-    :ivar comments: ``comments`` rows checked.
+    :ivar rows: ``evidence_chain`` rows checked; ``versions`` of them comment versions.
+    :ivar comments: comments (``comment_state`` rows) checked.
     :ivar purged_versions: versions whose text and payload were purged (hashes checked only).
     :ivar head: the last chain link (``GENESIS`` for an empty store); ``head_id`` its row.
     :ivar anchors: recorded heads checked (from the audit log).
-    :ivar problems: every problem found, in row order; ``problems[0]`` is the first broken row.
+    :ivar problems: every problem found, in chain order; ``problems[0]`` is the first.
     """
 
     rows: int
@@ -131,6 +148,7 @@ class ChainReport:
     head_id: int | None
     anchors: int
     problems: tuple[ChainProblem, ...] = ()
+    versions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -143,107 +161,440 @@ class ChainReport:
         return self.problems[0] if self.problems else None
 
 
+#: The field an event row records (named when its row was edited).
+EVENT_FIELD = {"deleted": "deleted_at", "restored": "deleted_at", "hidden": "is_hidden", "purged": "purged_at"}
+
+_CHAIN_SQL = """
+SELECT e.id, e.kind, e.platform, e.comment_id, e.version, e.at, e.details, e.chain,
+       v.id AS v_id, v.account, v.author_name, v.author_handle, v.text, v.created_at, v.permalink, v.attachments,
+       v.raw, v.post_text, v.is_hidden, v.sha256, v.raw_sha256, v.seen_at, v.digest AS v_digest,
+       a.platform AS a_platform, a.categories, a.evidence, a.escalate, a.strikes, a.needs_review, a.review_reasons,
+       a.counted, a.assessed_at, a.digest AS a_digest,
+       sc.model, sc.model_version, sc."values", sc.language, sc.readable, sc.scored_at,
+       d.id AS d_id, d.alert_id, d.verdict, d.keys, d.by, d.at AS d_at, d.note, d.digest AS d_digest
+FROM evidence_chain e
+LEFT JOIN comment_versions v ON e.kind = 'version' AND v.platform = e.platform AND v.comment_id = e.comment_id
+     AND v.version = e.version
+LEFT JOIN assessments a ON e.kind IN ('assessment', 'redaction') AND a.platform = e.platform
+     AND a.comment_id = e.comment_id AND a.version = e.version
+LEFT JOIN scores sc ON a.platform IS NOT NULL AND sc.platform = e.platform AND sc.comment_id = e.comment_id
+     AND sc.version = e.version AND sc.model = json_extract(e.details, '$.model')
+LEFT JOIN verdicts d ON e.kind = 'verdict' AND d.id = json_extract(e.details, '$.verdict_id')
+ORDER BY e.id"""
+
+
+def _fields_text(fields: list[str], prefix: str = "") -> str:
+    return ", ".join(prefix + f for f in fields)
+
+
 def verify_chain(store: Store, *, check_anchors: bool = True) -> ChainReport:
-    """Recompute the whole evidence chain of ``store``.
+    """Recompute the whole evidence chain of ``store`` and check every displayed field.
 
-    For each ``comment_versions`` row in id order: ``prev_chain`` equals the previous row's
-    ``chain`` (``GENESIS`` for the first); ``chain`` equals :func:`chain_hash` of its
-    fields; unless purged, the content SHA-256 recomputed from ``text``/``attachments`` and
-    the comment's ``post_id``/``parent_id``/``author_id`` equals ``sha256``, and the
-    SHA-256 of ``raw`` equals ``raw_sha256``. A version without text is only accepted when
-    its comment has ``purged_at``. For each ``comments`` row: its ``sha256`` and
-    ``version`` are those of its latest version and, unless purged, its current text and
-    payload hash to them. With ``check_anchors``, each chain head recorded in the audit log
-    (``evidence.check`` / ``evidence.export``) must still be in the chain.
+    In chain order, each ``evidence_chain`` row's link must equal
+    :func:`monitor.chain.link` of the previous row's link and the SHA-256 of its record as
+    rebuilt from the rows now stored (a version from ``comment_versions`` and the
+    comment's ids, an assessment from ``assessments`` + ``scores``, a verdict from
+    ``verdicts``, an event from the chain row). When a link differs, the stored digest
+    names the field. Unless purged, each version's text and attachments hash to its
+    ``sha256`` and its payload to ``raw_sha256``; a version without text needs a chained
+    ``purged`` event. Then every cached ``comment_state`` field (``version``, ``account``,
+    ``created_at``, ``first_seen``, ``deleted_at``, ``is_hidden``, ``purged_at``) must equal
+    what the chain says, ``comment_keys`` and ``strikes`` must be those of the chained
+    assessments, and every version, assessment, score and verdict row must be chained.
+    With ``check_anchors``, each chain head recorded in the audit log must still be there.
 
-    Reads only; streams the table, so memory grows with the number of comments, not versions.
+    Reads only; streams the chain. Memory grows with the number of comments and versions.
     """
+    db = store.db
     problems: list[ChainProblem] = []
-    meta: dict[tuple[str, str], dict] = {}
-    for r in store.db.query("SELECT platform, comment_id, post_id, parent_id, author_id, text, attachments, raw, "
-                            "sha256, version, purged_at FROM comments"):
-        meta[(r["platform"], r["comment_id"])] = r
-    latest: dict[tuple[str, str], tuple[int, str, str]] = {}
+    state = {(r["platform"], r["comment_id"]): r for r in db.query("SELECT * FROM comment_state")}
+    purge_authors: dict[tuple[str, str], dict[str, str]] = {}
+    for r in db.query("SELECT platform, comment_id, details FROM evidence_chain WHERE kind = 'purged' ORDER BY id"):
+        try:
+            got = json.loads(r["details"]).get("author_sha256", {})
+        except (ValueError, AttributeError):
+            got = {}
+        purge_authors.setdefault((r["platform"], r["comment_id"]), {}).update(got if isinstance(got, dict) else {})
+    latest_assessment = {(r[0], r[1], r[2]): r[3] for r in db.execute(
+        "SELECT platform, comment_id, version, MAX(id) FROM evidence_chain WHERE kind IN ('assessment', 'redaction') "
+        "GROUP BY platform, comment_id, version HAVING COUNT(*) > 1")}
+    derived: dict[tuple[str, str], dict[str, Any]] = {}
+    version_hashes: dict[tuple[str, str, int], str] = {}
     prev = GENESIS
-    rows = purged = 0
+    rows = versions = purged = 0
     head_id: int | None = None
-    for v in store.db.query("SELECT * FROM comment_versions ORDER BY id"):
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row  # C rows: the chain is the largest table read here
+    for e in cursor.execute(_CHAIN_SQL):
         rows += 1
-        key = (v["platform"], v["comment_id"])
-        ref = f"{v['platform']}:{v['comment_id']}#v{v['version']}"
+        kind, p, cid = e["kind"], e["platform"], e["comment_id"]
+        key = (p, cid)
+        ref = f"{p}:{cid}" + (f"#v{e['version']}" if e["version"] is not None else "")
 
-        def bad(msg: str) -> None:
-            problems.append(ChainProblem("comment_versions", v["id"], ref, msg))
+        def bad(table: str, msg: str, field: str | None = None, row_id: int | None = e["id"]) -> None:
+            problems.append(ChainProblem(table, row_id, ref, msg, field))
 
-        if v["prev_chain"] != prev:
-            bad("prev_chain is not the previous row's chain: a row was removed, inserted or reordered before it")
-        link = chain_hash(v["prev_chain"], v["platform"], v["comment_id"], v["version"], v["sha256"],
-                          v["raw_sha256"], v["seen_at"])
-        if link != v["chain"]:
-            bad("chain link does not match the row's fields: the row was edited")
-        c = meta.get(key)
-        if c is None:
-            bad("no comments row for this version: the comment was deleted from the store")
-        elif v["text"] is None:
-            purged += 1
-            if c["purged_at"] is None:
-                bad("text is missing but the comment was never purged")
+        st = state.get(key)
+        d = derived.setdefault(key, {"version": 0, "keys": set(), "strikes": set(), "deleted_at": None,
+                                     "is_hidden": None, "purged_at": None, "first_seen": None, "latest": None,
+                                     "redacted": False})
+        if st is None:
+            bad("comment_state", "its comment_state row was deleted from the store")
+        record: dict | None = None
+        reported: set[str] = set()
+        fields: tuple[str, ...] = ()
+        digest_values: dict | None = None
+        stored_digest = None
+        record_hash: str | None = None
+        field_prefix = ""
+        table = "evidence_chain"
+        if kind == "version":
+            versions += 1
+            if e["v_id"] is None:
+                bad("comment_versions", "the version row was removed from comment_versions", "version")
+            elif st is not None:
+                text_held = e["text"] is not None
+                if text_held:
+                    author_hash = chain.author_sha256(e["author_name"], e["author_handle"])
+                else:
+                    purged += 1
+                    author_hash = purge_authors.get(key, {}).get(str(e["version"]))
+                    if author_hash is None:
+                        bad("comment_versions", "text was removed but the comment was never purged (no chained "
+                            "purge event)", "text")
+                        author_hash = ""
+                record = chain.version_record(e, post_id=st["post_id"], parent_id=st["parent_id"],
+                                              author_id=st["author_id"], author_hash=author_hash)
+                fields = chain.VERSION_FIELDS + chain.VERSION_PURGEABLE
+                digest_values = _LazyVersionValues(record, e)
+                stored_digest, table = e["v_digest"], "comment_versions"
+                if text_held:
+                    try:
+                        atts = json.loads(e["attachments"] or "[]")
+                    except ValueError:
+                        atts = None
+                    sha = None if atts is None else content_sha256(p, cid, st["post_id"], st["parent_id"],
+                                                                  st["author_id"], e["text"], atts)
+                    if sha != e["sha256"]:
+                        named = [f for f in chain.changed_fields(stored_digest, digest_values, fields)
+                                 if f in ("text", "attachments", "sha256")] or ["text or attachments"]
+                        reported.update(named)
+                        bad("comment_versions", f"{_fields_text(named)} edited: the content no longer matches its "
+                            "SHA-256", named[0])
+                if e["raw"] is not None and raw_sha256(e["raw"]) != e["raw_sha256"]:
+                    bad("comment_versions", "raw edited: the platform payload no longer matches raw_sha256", "raw")
+                version_hashes[(p, cid, e["version"])] = chain.record_sha256(record)
+                if e["version"] > d["version"]:
+                    d["version"] = e["version"]
+                    d["latest"] = (e["account"], e["created_at"])
+                if e["version"] == 1:
+                    d["first_seen"] = e["seen_at"]
+                d["deleted_at"] = None
+                d["is_hidden"] = None if e["is_hidden"] is None else bool(e["is_hidden"])
+        elif kind in ("assessment", "redaction"):
+            k3 = (p, cid, e["version"])
+            details = _loads(e["details"])
+            superseded = k3 in latest_assessment and latest_assessment[k3] != e["id"]
+            if superseded:
+                record_hash = details.get("record_sha256")
+                if not record_hash:
+                    bad("evidence_chain", "a replaced assessment lost its record SHA-256", "assessment")
+                    record_hash = ""
+                d["keys"].update(details.get("categories") or [])
+                d["strikes"].update(details.get("strikes") or [])
+            elif e["a_platform"] is None:
+                bad("assessments", "the assessment row was removed from assessments", "assessment")
+            else:
+                vh = version_hashes.get(k3)
+                if vh is None:
+                    vrec = version_record_in(db, p, cid, e["version"], purge_authors.get(key))
+                    vh = chain.record_sha256(vrec) if vrec else ""
+                a = {"platform": p, "comment_id": cid, "version": e["version"], **{
+                    c: e[c] for c in ("categories", "evidence", "escalate", "strikes", "needs_review",
+                                      "review_reasons", "counted", "assessed_at")}}
+                s = None if e["model"] is None else {c: e[c] for c in ("model", "model_version", "values", "language",
+                                                                      "readable", "scored_at")}
+                try:
+                    record = chain.assessment_record(a, s, vh)
+                except (ValueError, TypeError):
+                    bad("assessments", "the assessment row holds malformed JSON: edited", "assessment")
+                    record_hash = ""
+                else:
+                    fields, digest_values, stored_digest = chain.ASSESSMENT_FIELDS, record, e["a_digest"]
+                    table, field_prefix = "assessments", "assessment."
+                    d["keys"].update(record["categories"] or [])
+                    d["strikes"].update(record["strikes"] or [])
+                    d.setdefault("assessed", set()).add(_assessed(record))
+            if kind == "redaction":
+                d["redacted"] = True
+        elif kind == "verdict":
+            if e["d_id"] is None:
+                bad("verdicts", "the verdict row was removed from verdicts", "verdict")
+            else:
+                record = chain.verdict_record({"id": e["d_id"], "platform": p, "comment_id": cid,
+                                               "alert_id": e["alert_id"], "verdict": e["verdict"],
+                                               "keys": e["keys"], "by": e["by"], "at": e["d_at"], "note": e["note"]})
+                fields, digest_values, stored_digest = chain.VERDICT_FIELDS, record, e["d_digest"]
+                table, field_prefix = "verdicts", "verdict."
+        elif kind in chain.EVENT_KINDS:
+            details = _loads(e["details"])
+            record = chain.event_record(kind, p, cid, e["at"], details)
+            if kind == "deleted":
+                d["deleted_at"] = e["at"]
+            elif kind == "restored":
+                d["deleted_at"] = None
+            elif kind == "hidden":
+                d["is_hidden"] = bool(details.get("hidden"))
+            elif kind == "purged":
+                d["purged_at"] = e["at"]
         else:
-            sha = content_sha256(v["platform"], v["comment_id"], c["post_id"], c["parent_id"], c["author_id"],
-                                 v["text"], json.loads(v["attachments"] or "[]"))
-            if sha != v["sha256"]:
-                bad("text or attachments do not match the stored SHA-256: the content was edited")
-        if v["raw"] is not None and raw_sha256(v["raw"]) != v["raw_sha256"]:
-            bad("raw platform payload does not match raw_sha256: the payload was edited")
-        prev = v["chain"]
-        head_id = v["id"]
-        if key not in latest or v["version"] > latest[key][0]:
-            latest[key] = (v["version"], v["sha256"], v["raw_sha256"])
-    for key, c in meta.items():
+            bad("evidence_chain", f"unknown record kind {kind!r}: the chain row was edited", "kind")
+        if record is not None:
+            record_hash = chain.record_sha256(record)
+        if record_hash is not None and chain.link(prev, kind, record_hash) != e["chain"]:
+            named = chain.changed_fields(stored_digest, digest_values or {}, fields) if digest_values else []
+            if "author_sha256" in named and {"author_name", "author_handle"} & set(named):
+                named.remove("author_sha256")  # computed from the name and handle, not stored
+            if named and set(named) <= reported:
+                pass  # already named above (the content check)
+            elif named == ["version_record_sha256"]:
+                bad(table, f"assessment.version_record_sha256: the version it assessed (v{e['version']}) was "
+                    "edited since", "assessment.version_record_sha256")
+            elif named:
+                bad(table, f"{_fields_text(named, field_prefix)} edited: no longer matches its chained record",
+                    field_prefix + named[0])
+            elif kind in EVENT_FIELD:
+                bad("evidence_chain", f"{EVENT_FIELD[kind]} edited: the chained {kind} event was changed, or a row "
+                    "was removed, inserted or reordered before it", EVENT_FIELD[kind])
+            else:
+                bad("evidence_chain", "chain link does not match: this row or its record was edited, or a row was "
+                    "removed, inserted or reordered before it")
+        prev = e["chain"]
+        head_id = e["id"]
+    # --- cached state, keys and strikes against the chain ----------------------------------------------------
+    for key, st in state.items():
         ref = f"{key[0]}:{key[1]}"
-        lv = latest.get(key)
-        if lv is None:
-            problems.append(ChainProblem("comments", None, ref, "no stored version: its history was deleted"))
+        d = derived.get(key)
+        if d is None or not d["version"]:
+            problems.append(ChainProblem("comment_state", None, ref, "no chained version: its history was deleted"))
             continue
-        if (c["version"], c["sha256"]) != (lv[0], lv[1]):
-            problems.append(ChainProblem("comments", None, ref,
-                                         "sha256/version differ from the latest stored version"))
-        if c["text"] is not None:
-            sha = content_sha256(key[0], key[1], c["post_id"], c["parent_id"], c["author_id"], c["text"],
-                                 json.loads(c["attachments"] or "[]"))
-            if sha != c["sha256"]:
-                problems.append(ChainProblem("comments", None, ref,
-                                             "current text or attachments do not match the stored SHA-256: edited"))
-        elif c["purged_at"] is None:
-            problems.append(ChainProblem("comments", None, ref, "text is missing but the comment was never purged"))
-        if c["raw"] is not None and raw_sha256(c["raw"]) != lv[2]:
-            problems.append(ChainProblem("comments", None, ref, "raw payload differs from the latest version's"))
+        account, created_at = d["latest"]
+        hidden = None if st["is_hidden"] is None else bool(st["is_hidden"])
+        for field, have, want in (("version", st["version"], d["version"]), ("account", st["account"], account),
+                                  ("created_at", st["created_at"], created_at),
+                                  ("first_seen", st["first_seen"], d["first_seen"]),
+                                  ("deleted_at", st["deleted_at"], d["deleted_at"]),
+                                  ("is_hidden", hidden, d["is_hidden"]),
+                                  ("purged_at", st["purged_at"], d["purged_at"])):
+            if have != want:
+                problems.append(ChainProblem("comment_state", None, ref,
+                                             f"{field} edited: {have!r} where the chain says {want!r}", field))
+        if d["redacted"] and d["purged_at"] is None:
+            problems.append(ChainProblem("assessments", None, ref, "assessment re-recorded as redacted but the "
+                                         "comment was never purged", "assessment"))
+    stored_keys: dict[tuple[str, str], set[str]] = {}
+    for r in db.query("SELECT platform, comment_id, key, created_at FROM comment_keys"):
+        key = (r["platform"], r["comment_id"])
+        stored_keys.setdefault(key, set()).add(r["key"])
+        st = state.get(key)
+        if st is not None and r["created_at"] != st["created_at"]:
+            problems.append(ChainProblem("comment_keys", None, f"{key[0]}:{key[1]}",
+                                         f"keys edited: created_at of key {r['key']} is {r['created_at']!r}, the "
+                                         f"comment's is {st['created_at']!r}", "keys"))
+    stored_strikes: dict[tuple[str, str], set[str]] = {}
+    for r in db.query("SELECT platform, comment_id, key, author_id, at FROM strikes"):
+        key = (r["platform"], r["comment_id"])
+        stored_strikes.setdefault(key, set()).add(r["key"])
+        st = state.get(key)
+        if st is not None and (r["at"], r["author_id"]) != (st["created_at"], st["author_id"]):
+            problems.append(ChainProblem("strikes", None, f"{key[0]}:{key[1]}",
+                                         f"strikes edited: strike {r['key']} is not the comment's (time or author)",
+                                         "strikes"))
+    for key in sorted(set(stored_keys) | {k for k, d in derived.items() if d["keys"]}):
+        have, want = stored_keys.get(key, set()), derived.get(key, {}).get("keys", set())
+        if have != want:
+            problems.append(ChainProblem("comment_keys", None, f"{key[0]}:{key[1]}",
+                                         f"keys edited: stored {sorted(have)} where the chained assessments give "
+                                         f"{sorted(want)}", "keys"))
+    for key in sorted(set(stored_strikes) | {k for k, d in derived.items() if d["strikes"]}):
+        have, want = stored_strikes.get(key, set()), derived.get(key, {}).get("strikes", set())
+        if have != want:
+            problems.append(ChainProblem("strikes", None, f"{key[0]}:{key[1]}",
+                                         f"strikes edited: stored {sorted(have)} where the chained assessments give "
+                                         f"{sorted(want)}", "strikes"))
+    problems += _check_alerts(db, derived)
+    # --- rows nobody chained -----------------------------------------------------------------------------------
+    for table, sql, field in (
+        ("comment_versions", "SELECT platform, comment_id, version FROM comment_versions x WHERE NOT EXISTS "
+         "(SELECT 1 FROM evidence_chain e WHERE e.kind = 'version' AND e.platform = x.platform "
+         "AND e.comment_id = x.comment_id AND e.version = x.version)", "version"),
+        ("assessments", "SELECT platform, comment_id, version FROM assessments x WHERE NOT EXISTS "
+         "(SELECT 1 FROM evidence_chain e WHERE e.kind IN ('assessment', 'redaction') AND e.platform = x.platform "
+         "AND e.comment_id = x.comment_id AND e.version = x.version)", "assessment"),
+        ("scores", "SELECT platform, comment_id, version FROM scores x WHERE NOT EXISTS "
+         "(SELECT 1 FROM evidence_chain e WHERE e.kind IN ('assessment', 'redaction') AND e.platform = x.platform "
+         "AND e.comment_id = x.comment_id AND e.version = x.version "
+         "AND json_extract(e.details, '$.model') = x.model)", "scores"),
+        ("verdicts", "SELECT platform, comment_id, NULL FROM verdicts x WHERE NOT EXISTS "
+         "(SELECT 1 FROM evidence_chain e WHERE e.kind = 'verdict' AND e.platform = x.platform "
+         "AND e.comment_id = x.comment_id AND json_extract(e.details, '$.verdict_id') = x.id)", "verdict"),
+    ):
+        for p, cid, version in db.execute(sql):
+            problems.append(ChainProblem(table, None, f"{p}:{cid}" + (f"#v{version}" if version else ""),
+                                         f"{field} added: a {table} row that is not in the chain", field))
     anchors = 0
     if check_anchors:
-        for a in store.db.query("SELECT id, at, action, details FROM audit_log "
-                                "WHERE action IN ('evidence.check', 'evidence.export') ORDER BY id"):
-            d = json.loads(a["details"] or "{}")
-            if not d.get("head_id"):
-                continue
+        for a in db.query("SELECT id, at, action, details FROM audit_log "
+                          "WHERE action IN ('evidence.check', 'evidence.export', 'evidence.migrate') ORDER BY id"):
+            d = _loads(a["details"])
+            if not d.get("head_id") or d.get("chain_table") != "evidence_chain":
+                continue  # heads recorded before m006_evidence_chain point into the old chain
             anchors += 1
-            got = store.scalar("SELECT chain FROM comment_versions WHERE id = ?", [d["head_id"]])
+            got = store.scalar("SELECT chain FROM evidence_chain WHERE id = ?", [d["head_id"]])
             if got != d.get("head"):
                 problems.append(ChainProblem(
                     "audit_log", a["id"], None,
                     f"chain head recorded by {a['action']} at {a['at']} (row {d['head_id']}) is no longer in the "
                     "chain: rows were removed or rewritten"))
-    return ChainReport(rows=rows, comments=len(meta), purged_versions=purged, head=prev, head_id=head_id,
-                       anchors=anchors, problems=tuple(problems))
+    return ChainReport(rows=rows, comments=len(state), purged_versions=purged, head=prev, head_id=head_id,
+                       anchors=anchors, problems=tuple(problems), versions=versions)
+
+
+_QUOTED = ("categories", "escalate", "strikes", "needs_review")
+
+
+def _assessed(record: Mapping[str, Any]) -> tuple:
+    """What an alert may quote of an assessment (:data:`_QUOTED`; a field not quoted is None)."""
+    return tuple(None if k not in record else tuple(record[k] or ()) if k in ("categories", "strikes")
+                 else bool(record[k]) for k in _QUOTED)
+
+
+def _quotes(quoted: tuple, chained: Iterable[tuple]) -> bool:
+    """True when some chained assessment has every field the alert quotes."""
+    return any(all(q is None or q == c for q, c in zip(quoted, rec)) for rec in chained)
+
+
+#: Fields of an alert's ``details.comment`` compared with the comment's chained versions
+#: (the ones a purge removes are skipped for purged versions).
+_ALERT_COMMENT_FIELDS = ("account", "post_id", "parent_id", "author_id", "author_name", "author_handle", "text",
+                         "created_at", "permalink", "post_text", "attachments")
+_PURGED_FIELDS = ("author_name", "author_handle", "text", "attachments")
+
+
+def _check_alerts(db: Any, derived: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[ChainProblem]:
+    """What alerts (emails, the review queue, the weekly report's escalation list) show of
+    a comment must be what the chain holds: each field of ``details.comment`` equals that
+    field of one of the comment's chained versions, ``details.assessment`` is one of its
+    chained assessments, quoted strikes are chained strikes with a chained text and link,
+    and the alert's categories are chained keys of its comments."""
+    problems: list[ChainProblem] = []
+    versions: dict[tuple[str, str], list[dict]] = {}
+
+    def shown(key: tuple[str, str]) -> list[dict]:
+        if key not in versions:
+            rows = []
+            for v in db.query("SELECT v.*, s.post_id, s.parent_id, s.author_id FROM comment_versions v "
+                              "JOIN comment_state s ON s.platform = v.platform AND s.comment_id = v.comment_id "
+                              "WHERE v.platform = ? AND v.comment_id = ? ORDER BY v.version", list(key)):
+                row = {f: v[f] for f in _ALERT_COMMENT_FIELDS}
+                row["attachments"] = _loads_list(v["attachments"])
+                if v["text"] is None:
+                    for f in _PURGED_FIELDS:
+                        row.pop(f)
+                rows.append(row)
+            versions[key] = rows
+        return versions[key]
+
+    for a in db.query("SELECT id, kind, comment_refs, categories, details FROM alerts ORDER BY id"):
+        details = _loads(a["details"])
+        refs = [(str(p), str(c)) for p, c in _loads_list(a["comment_refs"]) if p and c] \
+            if isinstance(_loads_list(a["comment_refs"]), list) else []
+        c = details.get("comment")
+
+        def bad(ref: str, what: str, field: str) -> None:
+            problems.append(ChainProblem("alerts", None, ref, f"{field} edited in alert {a['id']} ({a['kind']}): "
+                                                               f"{what}", field))
+
+        if isinstance(c, dict) and c.get("platform") and c.get("comment_id"):
+            key = (str(c["platform"]), str(c["comment_id"]))
+            ref = f"{key[0]}:{key[1]}"
+            candidates = shown(key)
+            asked = [f for f in _ALERT_COMMENT_FIELDS if f in c]
+            if candidates and asked:
+                misses = [[f for f in asked if f in v and v[f] != c[f]] for v in candidates]
+                best = min(misses, key=len)
+                for f in best:
+                    bad(ref, "differs from every chained version of the comment", f"alert.{f}")
+            assessed = derived.get(key, {}).get("assessed")
+            quoted = details.get("assessment")
+            if isinstance(quoted, dict) and assessed is not None and not _quotes(_assessed(quoted), assessed):
+                bad(ref, "the assessment it quotes is not a chained assessment of the comment", "alert.assessment")
+        for st in details.get("strikes") or []:
+            if not isinstance(st, dict) or not st.get("platform") or not st.get("comment_id"):
+                continue
+            key = (str(st["platform"]), str(st["comment_id"]))
+            ref = f"{key[0]}:{key[1]}"
+            if st.get("key") and st["key"] not in derived.get(key, {}).get("strikes", set()):
+                bad(ref, f"strike {st['key']} is not a chained strike of the comment", "alert.strikes")
+            for f in ("text", "permalink"):
+                if st.get(f) not in (None, "...") and all(v.get(f, st[f]) != st[f] for v in shown(key)):
+                    bad(ref, f"the quoted strike's {f} is not one of the comment's chained versions", f"alert.strikes.{f}")
+        cats = set(_loads_list(a["categories"]))
+        keys: set[str] = set()
+        for key in refs:
+            keys |= set(derived.get(key, {}).get("keys", set()))
+        if refs and cats - keys:
+            bad(f"{refs[0][0]}:{refs[0][1]}", f"categories {sorted(cats - keys)} are not chained keys of its "
+                "comments", "alert.categories")
+    return problems
+
+
+class _LazyVersionValues(dict):
+    """A version's digest values (:func:`monitor.chain.version_digest_values`), built only
+    when a field must be named (most rows verify and never need them)."""
+
+    def __init__(self, record: dict, row: Mapping[str, Any]):
+        super().__init__()
+        self._args: tuple | None = (record, row)
+
+    def _fill(self) -> None:
+        if self._args is not None:
+            record, row = self._args
+            self._args = None
+            row = {k: row[k] for k in chain.VERSION_PURGEABLE}
+            try:
+                self.update(chain.version_digest_values(record, row))
+            except ValueError:  # attachments no longer JSON
+                self.update({**record, **{k: v for k, v in row.items() if v is not None}, "attachments": None})
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        self._fill()
+        return super().__getitem__(key)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _loads(text: str | None) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def record_check(store: Store, report: ChainReport, *, actor: str, now: datetime) -> int:
     """Audit an ``evidence check`` (``evidence.check``), recording the chain head as an
     anchor for later checks. Returns the audit row id."""
     with store.transaction():
-        return store.audit(actor, "evidence.check", "comment_versions",
+        return store.audit(actor, "evidence.check", "evidence_chain",
                            "chain verified" if report.ok else f"{len(report.problems)} problem(s)", now,
                            {"ok": report.ok, "rows": report.rows, "head": report.head, "head_id": report.head_id,
-                            "problems": [str(p) for p in report.problems[:20]]})
+                            "chain_table": "evidence_chain", "problems": [str(p) for p in report.problems[:20]]})
 
 
 # --------------------------------------------------------------------------- related rows
@@ -336,8 +687,61 @@ def _selection_rows(store: Store, author_id: str | None, comment_ref: tuple[str,
 
 
 def comment_record(store: Store, row: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    """The bundle / SAR record of one ``comments`` row (see the module docstring)."""
+    """The bundle / SAR record of one comment (a ``comments`` row; see the module docstring).
+
+    Everything shown is taken from the comment's chained records (``versions``,
+    ``assessments``, ``verdicts``, ``events``, each with its chain row and links) by
+    :func:`derive_display`, so :func:`verify_bundle` can recompute it; only the school
+    post's own time and link, and the comment replied to, are read from the store as is."""
     p, cid = row["platform"], row["comment_id"]
+    st = store.one("SELECT * FROM comment_state WHERE platform = ? AND comment_id = ?", [p, cid])
+    entries = list(store.db.query(
+        "SELECT e.*, (SELECT x.chain FROM evidence_chain x WHERE x.id < e.id ORDER BY x.id DESC LIMIT 1) AS prev "
+        "FROM evidence_chain e WHERE e.platform = ? AND e.comment_id = ? ORDER BY e.id", [p, cid]))
+    purge_authors: dict[str, str] = {}
+    for e in entries:
+        if e["kind"] == "purged":
+            purge_authors.update(_loads(e["details"]).get("author_sha256", {}))
+    latest_assessment: dict[int, int] = {}
+    for e in entries:
+        if e["kind"] in ("assessment", "redaction"):
+            latest_assessment[e["version"]] = e["id"]
+    versions, assessments, verdicts, events = [], [], [], []
+    for e in entries:
+        link = {"kind": e["kind"], "chain_row": e["id"], "prev_chain": e["prev"] or GENESIS, "chain": e["chain"]}
+        if e["kind"] == "version":
+            v = store.one("SELECT * FROM comment_versions WHERE platform = ? AND comment_id = ? AND version = ?",
+                          [p, cid, e["version"]])
+            if v is None:
+                continue
+            author_hash = (chain.author_sha256(v["author_name"], v["author_handle"]) if v["text"] is not None
+                           else purge_authors.get(str(v["version"]), ""))
+            record = chain.version_record(v, post_id=st["post_id"], parent_id=st["parent_id"],
+                                          author_id=st["author_id"], author_hash=author_hash)
+            versions.append({
+                **link, "version": v["version"], "text": v["text"], "attachments": _loads_list(v["attachments"]),
+                "author_name": v["author_name"], "author_handle": v["author_handle"], "seen_at_utc": v["seen_at"],
+                "seen_at_school": school_time(v["seen_at"], tz), "sha256": v["sha256"], "raw_sha256": v["raw_sha256"],
+                "raw_file": raw_name(p, cid, v["version"]) if v["raw"] is not None else None, "record": record})
+        elif e["kind"] in ("assessment", "redaction"):
+            if latest_assessment.get(e["version"]) != e["id"]:
+                assessments.append({**link, "version": e["version"], "record": None,
+                                    "record_sha256": _loads(e["details"]).get("record_sha256"),
+                                    "categories": _loads(e["details"]).get("categories") or [],
+                                    "strikes": _loads(e["details"]).get("strikes") or []})
+                continue
+            a = store.one("SELECT * FROM assessments WHERE platform = ? AND comment_id = ? AND version = ?",
+                          [p, cid, e["version"]])
+            if a is None:
+                continue
+            record = assessment_record_in(store.db, a, _loads(e["details"]).get("model"), purge_authors or None)
+            assessments.append({**link, "version": e["version"], "record": record})
+        elif e["kind"] == "verdict":
+            d = store.one("SELECT * FROM verdicts WHERE id = ?", [_loads(e["details"]).get("verdict_id")])
+            if d is not None:
+                verdicts.append({**link, "record": chain.verdict_record(d)})
+        else:
+            events.append({**link, "at_utc": e["at"], "details": _loads(e["details"])})
     post = store.one("SELECT post_id, text, created_at, permalink FROM posts WHERE platform = ? AND post_id = ?",
                      [p, row["post_id"]])
     parent = None
@@ -345,52 +749,95 @@ def comment_record(store: Store, row: Mapping[str, Any], tz: ZoneInfo) -> dict[s
         pr = store.one("SELECT comment_id, author_id, author_name, text, created_at, permalink FROM comments "
                        "WHERE platform = ? AND comment_id = ?", [p, row["parent_id"]])
         parent = dict(pr) if pr else {"comment_id": row["parent_id"]}
-    versions = []
-    for v in store.db.query("SELECT * FROM comment_versions WHERE platform = ? AND comment_id = ? ORDER BY version",
-                            [p, cid]):
-        versions.append({
-            "version": v["version"], "text": v["text"], "attachments": json.loads(v["attachments"] or "[]"),
-            "seen_at_utc": v["seen_at"], "seen_at_school": school_time(v["seen_at"], tz),
-            "sha256": v["sha256"], "raw_sha256": v["raw_sha256"], "prev_chain": v["prev_chain"],
-            "chain": v["chain"], "chain_row": v["id"],
-            "raw_file": raw_name(p, cid, v["version"]) if v["raw"] is not None else None})
-    assessment = store.one("SELECT * FROM assessments WHERE platform = ? AND comment_id = ? "
-                           "ORDER BY version DESC LIMIT 1", [p, cid])
-    keys = [k["key"] for k in store.db.query("SELECT key FROM comment_keys WHERE platform = ? AND comment_id = ?",
-                                              [p, cid])]
+    out: dict[str, Any] = {"platform": p, "comment_id": cid, "versions": versions, "assessments": assessments,
+                           "verdict_records": verdicts, "events": events}
+    out.update(derive_display(out, tz))
+    out["post"].update({"created_at_utc": (post or {}).get("created_at"), "permalink": (post or {}).get("permalink")})
+    if out["post"]["text"] is None:
+        out["post"]["text"] = (post or {}).get("text")
+    out["in_reply_to"] = parent
+    return out
+
+
+def _loads_list(text: str | None) -> list:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def derive_display(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """What a bundle record shows, derived from its chained records only (pure): the
+    latest version's text, author, times, permalink, post text; ``first_seen`` (version 1),
+    ``deleted_at``, ``is_hidden`` and ``purged_at`` from the versions and events in chain
+    order; the keys and strikes of every chained assessment; the latest assessment and
+    the scores; the verdicts. ``record`` holds ``platform``, ``comment_id``, ``versions``,
+    ``assessments``, ``verdict_records`` and ``events`` as :func:`comment_record` writes them.
+
+    :raises KeyError, IndexError: a record without versions or with missing fields.
+    """
+    p = record["platform"]
+    versions = record["versions"]
+    last = versions[-1]
+    rec = last["record"]
+    timeline = sorted([*((v["chain_row"], "version", v) for v in versions),
+                       *((e["chain_row"], e["kind"], e) for e in record["events"])], key=lambda t: t[0])
+    deleted_at = purged_at = None
+    hidden: bool | None = None
+    for _, kind, item in timeline:
+        if kind == "version":
+            deleted_at, hidden = None, item["record"]["is_hidden"]
+        elif kind == "deleted":
+            deleted_at = item["at_utc"]
+        elif kind == "restored":
+            deleted_at = None
+        elif kind == "hidden":
+            hidden = bool(item["details"].get("hidden"))
+        elif kind == "purged":
+            purged_at = item["at_utc"]
+    keys: set[str] = set()
+    strikes: set[str] = set()
+    current: dict | None = None
+    scores = []
+    for a in record["assessments"]:
+        r = a["record"]
+        if r is None:
+            keys.update(a.get("categories") or [])
+            strikes.update(a.get("strikes") or [])
+            continue
+        keys.update(r["categories"] or [])
+        strikes.update(r["strikes"] or [])
+        if current is None or (r["version"], a["chain_row"]) >= (current["version"], current["_row"]):
+            current = {**r, "_row": a["chain_row"]}
+        if r["model"] is not None:
+            scores.append({"version": r["version"], "model": r["model"], "model_version": r["model_version"],
+                           "values": r["score_values"], "language": r["language"], "readable": r["readable"],
+                           "scored_at_utc": r["scored_at"]})
     order = list(POLICY_KEYS)
-    keys.sort(key=lambda k: order.index(k) if k in order else 99)
+    sorted_keys = sorted(keys, key=lambda k: (order.index(k) if k in order else 99, k))
+    first = next((v for v in versions if v["version"] == 1), None)
+    created = rec["created_at"]
     return {
-        "platform": p, "comment_id": cid, "account": row["account"],
-        "post": {"post_id": row["post_id"], "text": (post or {}).get("text") or row["post_text"],
-                 "created_at_utc": (post or {}).get("created_at"), "permalink": (post or {}).get("permalink")},
-        "in_reply_to": parent,
-        "author": {"author_id": row["author_id"], "name": row["author_name"], "handle": row["author_handle"],
-                   "profile_url": _profile(p, row["author_id"], row["author_handle"])},
-        "text": row["text"], "attachments": json.loads(row["attachments"] or "[]"),
-        "created_at_utc": row["created_at"], "created_at_school": school_time(row["created_at"], tz),
-        "permalink": row["permalink"], "is_hidden": None if row["is_hidden"] is None else bool(row["is_hidden"]),
-        "first_seen_utc": row["first_seen"], "last_seen_utc": row["last_seen"],
-        "deleted_at_utc": row["deleted_at"], "deleted_at_school": school_time(row["deleted_at"], tz),
-        "purged_at_utc": row["purged_at"], "sha256": row["sha256"], "version": row["version"],
-        "keys": [{"key": k, "policy_words": POLICY_KEYS.get(k, k)} for k in keys],
-        "assessment": None if assessment is None else {
-            "version": assessment["version"], "categories": json.loads(assessment["categories"]),
-            "evidence": json.loads(assessment["evidence"]), "escalate": bool(assessment["escalate"]),
-            "strikes": json.loads(assessment["strikes"]), "needs_review": bool(assessment["needs_review"]),
-            "review_reasons": json.loads(assessment["review_reasons"]), "assessed_at_utc": assessment["assessed_at"]},
-        "scores": [{"version": s["version"], "model": s["model"], "model_version": s["model_version"],
-                    "values": json.loads(s["values"]), "language": s["language"], "readable": bool(s["readable"]),
-                    "scored_at_utc": s["scored_at"]}
-                   for s in store.db.query('SELECT * FROM scores WHERE platform = ? AND comment_id = ? '
-                                           'ORDER BY version, model', [p, cid])],
-        "strikes": [{"key": s["key"], "at_utc": s["at"]} for s in store.db.query(
-            "SELECT key, at FROM strikes WHERE platform = ? AND comment_id = ? ORDER BY key", [p, cid])],
-        "verdicts": [{"verdict": v["verdict"], "keys": json.loads(v["keys"]), "by": v["by"], "at_utc": v["at"],
-                      "note": v["note"], "alert_id": v["alert_id"]}
-                     for v in store.db.query("SELECT * FROM verdicts WHERE platform = ? AND comment_id = ? "
-                                             "ORDER BY id", [p, cid])],
-        "versions": versions,
+        "account": rec["account"],
+        "post": {"post_id": rec["post_id"], "text": rec["post_text"]},
+        "author": {"author_id": rec["author_id"], "name": last["author_name"] if last["text"] is not None else "",
+                   "handle": last["author_handle"], "profile_url": _profile(p, rec["author_id"], last["author_handle"])},
+        "text": last["text"], "attachments": last["attachments"] if last["text"] is not None else [],
+        "created_at_utc": created, "created_at_school": school_time(created, tz), "permalink": rec["permalink"],
+        "is_hidden": hidden, "first_seen_utc": first["record"]["seen_at"] if first else None,
+        "deleted_at_utc": deleted_at, "deleted_at_school": school_time(deleted_at, tz), "purged_at_utc": purged_at,
+        "sha256": rec["sha256"], "version": rec["version"],
+        "keys": [{"key": k, "policy_words": POLICY_KEYS.get(k, k)} for k in sorted_keys],
+        "assessment": None if current is None else {
+            "version": current["version"], "categories": current["categories"], "evidence": current["evidence"],
+            "escalate": current["escalate"], "strikes": current["strikes"], "needs_review": current["needs_review"],
+            "review_reasons": current["review_reasons"], "assessed_at_utc": current["assessed_at"]},
+        "scores": sorted(scores, key=lambda s: (s["version"], s["model"])),
+        "strikes": [{"key": k, "at_utc": created} for k in sorted(strikes)],
+        "verdicts": [{"verdict": d["record"]["verdict"], "keys": d["record"]["keys"], "by": d["record"]["by"],
+                      "at_utc": d["record"]["at"], "note": d["record"]["note"], "alert_id": d["record"]["alert_id"]}
+                     for d in record["verdict_records"]],
     }
 
 
@@ -417,7 +864,7 @@ def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any], a
     timezone, store_chain); ``audit`` the audit log entries about the comments (shown as
     "Actions recorded", times in ``tz``)."""
     m = manifest_head
-    chain = m.get("store_chain", {})
+    store_chain = m.get("store_chain", {})
     out = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Evidence bundle: {_fmt(m.get('school'))}</title>",
@@ -433,8 +880,8 @@ def render_summary_html(records: list[dict], manifest_head: Mapping[str, Any], a
         f"<tr><th>Selection</th><td>{_fmt(m.get('selection_text'))}</td></tr>",
         f"<tr><th>Comments</th><td>{len(records)}</td></tr>",
         f"<tr><th>School time zone</th><td>{_fmt(m.get('timezone'))}</td></tr>",
-        f"<tr><th>Store integrity</th><td>{'hash chain verified' if chain.get('verified') else 'PROBLEMS FOUND: ' + _fmt('; '.join(chain.get('problems', [])))}"
-        f" ({_fmt(chain.get('rows'))} versions; head <code>{_fmt(chain.get('head'))}</code>)</td></tr>",
+        f"<tr><th>Store integrity</th><td>{'hash chain verified' if store_chain.get('verified') else 'PROBLEMS FOUND: ' + _fmt('; '.join(store_chain.get('problems', [])))}"
+        f" ({_fmt(store_chain.get('rows'))} versions; head <code>{_fmt(store_chain.get('head'))}</code>)</td></tr>",
         "</table>",
         "<h2>How this evidence was collected</h2>",
         "<p>The comments below were collected automatically from the platform's API by School Social Monitor "
@@ -548,13 +995,14 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
     if since_dt:
         parts.append(f"{'' if author_id else 'flagged comments '}since {school_time(iso(since_dt), tz)}")
     selection_text = ", ".join(parts)
-    chain = verify_chain(store)
+    chain_report = verify_chain(store)
     records = [comment_record(store, r, tz) for r in rows]
     files: dict[str, bytes] = {}
     for r in records:
         for v in r["versions"]:
             if v["raw_file"]:
-                raw = store.scalar("SELECT raw FROM comment_versions WHERE id = ?", [v["chain_row"]])
+                raw = store.scalar("SELECT raw FROM comment_versions WHERE platform = ? AND comment_id = ? "
+                                   "AND version = ?", [r["platform"], r["comment_id"], v["version"]])
                 files[v["raw_file"]] = raw.encode("utf-8", "surrogatepass")
     files["comments.json"] = (json.dumps(records, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
     refs = [(r["platform"], r["comment_id"]) for r in records]
@@ -568,8 +1016,8 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
         "selection": {"author_id": author_id, "comment": list(comment_ref) if comment_ref else None,
                       "since": iso(since_dt) if since_dt else None},
         "selection_text": selection_text, "comments": len(records),
-        "store_chain": {"verified": chain.ok, "rows": chain.rows, "head": chain.head, "head_id": chain.head_id,
-                        "problems": [str(p) for p in chain.problems[:20]]},
+        "store_chain": {"verified": chain_report.ok, "rows": chain_report.rows, "head": chain_report.head, "head_id": chain_report.head_id,
+                        "problems": [str(p) for p in chain_report.problems[:20]]},
     }
     files["summary.html"] = render_summary_html(records, head, audit, tz).encode()
     manifest = {**head, "files": [{"path": n, "sha256": sha256_bytes(b), "bytes": len(b)}
@@ -592,8 +1040,9 @@ def export_bundle(store: Store, config: Config, *, author_id: str | None = None,
     with store.transaction():
         store.audit(actor, "evidence.export", selection_text, None, now,
                     {"selection": head["selection"], "comments": [[r["platform"], r["comment_id"]] for r in records],
-                     "manifest_sha256": sha256_bytes(manifest_bytes), "head": chain.head, "head_id": chain.head_id,
-                     "chain_ok": chain.ok, "file": out.name})
+                     "manifest_sha256": sha256_bytes(manifest_bytes), "head": chain_report.head,
+                     "head_id": chain_report.head_id, "chain_table": "evidence_chain", "chain_ok": chain_report.ok,
+                     "file": out.name})
     return out
 
 
@@ -661,51 +1110,83 @@ def verify_bundle(path: str | os.PathLike, *, store: Store | None = None,
         records = json.loads(contents["comments.json"])
     except ValueError as exc:
         return problems + [f"comments.json is not valid JSON ({exc})"]
+    chain_info = manifest.get("store_chain") or {}
+    if chain_info.get("verified") is not True:
+        problems.append("the store's evidence chain had problems when this bundle was made: "
+                        + ("; ".join(chain_info.get("problems") or []) or "not verified"))
+    try:
+        tz = ZoneInfo(manifest.get("timezone") or "UTC")
+    except (ValueError, KeyError, TypeError):
+        tz = ZoneInfo("UTC")
     for r in records:
         try:
-            problems += _verify_record(r, contents, store)
-        except (KeyError, TypeError, ValueError) as exc:
+            problems += _verify_record(r, contents, store, tz)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             problems.append(f"comments.json: malformed record ({exc!r})")
     return problems
 
 
-def _verify_record(r: Mapping[str, Any], contents: Mapping[str, bytes], store: Store | None) -> list[str]:
+def _verify_record(r: Mapping[str, Any], contents: Mapping[str, bytes], store: Store | None,
+                   tz: ZoneInfo) -> list[str]:
     problems = []
     p, cid = r["platform"], r["comment_id"]
-    author_id = r["author"]["author_id"]
     versions = r["versions"]
     if not versions:
         return [f"{p}:{cid}: no versions"]
-    for v in versions:
-        ref = f"{p}:{cid}#v{v['version']}"
-        link = chain_hash(v["prev_chain"], p, cid, v["version"], v["sha256"], v["raw_sha256"], v["seen_at_utc"])
-        if link != v["chain"]:
-            problems.append(f"{ref}: chain link does not match the version's hashes: edited")
-        if v["text"] is not None:
-            sha = content_sha256(p, cid, r["post"]["post_id"], (r["in_reply_to"] or {}).get("comment_id"),
-                                 author_id, v["text"], v["attachments"])
-            if sha != v["sha256"]:
-                problems.append(f"{ref}: text does not match its SHA-256: edited")
-        if v.get("raw_file"):
-            data = contents.get(v["raw_file"])
-            if data is None:
-                problems.append(f"{ref}: raw payload {v['raw_file']} missing")
-            elif sha256_bytes(data) != v["raw_sha256"]:
-                problems.append(f"{ref}: raw payload does not match raw_sha256: edited")
+    entries = [*versions, *r["assessments"], *r["verdict_records"], *r["events"]]
+    version_hashes: dict[int, str] = {}
+    for e in entries:
+        kind = e["kind"]
+        label = f"{p}:{cid} {kind}" + (f" v{e['version']}" if e.get("version") is not None else "")
+        if kind in chain.EVENT_KINDS:
+            record_hash = chain.record_sha256(chain.event_record(kind, p, cid, e["at_utc"], e["details"]))
+        elif e.get("record") is None:
+            record_hash = e.get("record_sha256") or ""
+        else:
+            record_hash = chain.record_sha256(e["record"])
+        if chain.link(e["prev_chain"], kind, record_hash) != e["chain"]:
+            problems.append(f"{label}: chain link does not match its record: edited")
         if store is not None:
-            got = store.scalar("SELECT chain FROM comment_versions WHERE platform = ? AND comment_id = ? "
-                               "AND version = ?", [p, cid, v["version"]])
-            if got != v["chain"]:
-                problems.append(f"{ref}: chain link is not the store's ({'absent' if got is None else 'different'})")
-    last = versions[-1]
-    if r["text"] is not None and (r["text"] != last["text"] or r["sha256"] != last["sha256"]):
-        problems.append(f"{p}:{cid}: current text differs from its latest version: edited")
+            got = store.scalar("SELECT chain FROM evidence_chain WHERE id = ?", [e["chain_row"]])
+            if got != e["chain"]:
+                problems.append(f"{label}: chain link is not the store's ({'absent' if got is None else 'different'})")
+        if kind == "version":
+            rec = e["record"]
+            version_hashes[e["version"]] = record_hash
+            if (rec["platform"], rec["comment_id"], rec["version"], rec["sha256"], rec["raw_sha256"]) != \
+                    (p, cid, e["version"], e["sha256"], e["raw_sha256"]):
+                problems.append(f"{label}: version fields differ from its record: edited")
+            if e["text"] is not None:
+                sha = content_sha256(p, cid, rec["post_id"], rec["parent_id"], rec["author_id"], e["text"],
+                                     e["attachments"])
+                if sha != rec["sha256"]:
+                    problems.append(f"{label}: text does not match its SHA-256: edited")
+                if chain.author_sha256(e["author_name"], e["author_handle"]) != rec["author_sha256"]:
+                    problems.append(f"{label}: author name or handle does not match its SHA-256: edited")
+            if e.get("raw_file"):
+                data = contents.get(e["raw_file"])
+                if data is None:
+                    problems.append(f"{label}: raw payload {e['raw_file']} missing")
+                elif sha256_bytes(data) != rec["raw_sha256"]:
+                    problems.append(f"{label}: raw payload does not match raw_sha256: edited")
+    for a in r["assessments"]:
+        if a.get("record") is not None and a["record"]["version_record_sha256"] != version_hashes.get(a["version"]):
+            problems.append(f"{p}:{cid} assessment v{a['version']}: not the assessment of the version it names")
+    shown = derive_display(r, tz)
+    for k, want in shown.items():
+        have = r.get(k)
+        if k == "post":
+            have = {x: (have or {}).get(x) for x in ("post_id", "text")}
+            if want["text"] is None:
+                continue
+        if have != want:
+            problems.append(f"{p}:{cid}: {k} differs from what its chained records say: edited")
     return problems
 
 
 __all__ = [
     "BUNDLE_FORMAT", "ChainProblem", "ChainReport", "EvidenceError", "audit_entries_about", "comment_record",
-    "content_sha256", "review_alerts_about",
+    "content_sha256", "derive_display", "review_alerts_about",
     "export_bundle", "manifest_sha256", "record_check", "render_summary_html", "school_time", "verify_bundle",
     "verify_chain",
 ]

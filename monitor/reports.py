@@ -327,7 +327,8 @@ def build_report(store: Any, config: Config, week: str | None, now: datetime) ->
             trend=tuple(trend), confirmed_trend=tuple(ctrend)))
 
     comments = {p: 0 for p in platforms}
-    if has_index(db, "comments", ("platform", "created_at")):
+    # ``comments`` is a view; its created_at is comment_state's (migration m006_evidence_chain)
+    if has_index(db, "comment_state", ("platform", "created_at")):
         for p in platforms:
             comments[p] = db.execute("SELECT COUNT(*) FROM comments WHERE platform = ? AND created_at >= ? "
                                      "AND created_at < ?", [p, start_s, end_s]).fetchone()[0]

@@ -12,11 +12,13 @@ Two periods, from ``[storage]`` in the config:
 
 A comment with an **open or acknowledged review item** is never purged.
 
-"Purged" means: ``comments.text``, ``raw``, ``attachments``, ``author_name`` and
-``author_handle`` emptied and ``purged_at`` set; every ``comment_versions`` row of the
-comment loses its ``text``, ``raw`` and ``attachments``. The SHA-256 values and chain
+"Purged" means (:meth:`monitor.store.Store.purge_comment`): every ``comment_versions``
+row of the comment loses its ``text``, ``raw``, ``attachments``, ``author_name`` and
+``author_handle``, the comment gets ``purged_at``, and a ``purged`` event is appended to
+the evidence chain holding each version's author SHA-256. The SHA-256 values and chain
 links stay, so :func:`monitor.evidence.verify_chain` still verifies the store. For
-evidence purges, the assessment's evidence ``detail``/``span`` (which may quote the text),
+evidence purges, the assessment's evidence ``detail``/``span`` (which may quote the text)
+is redacted and the redacted assessment re-chained (a ``redaction`` record), and
 the ``details`` and ``summary`` of review alerts all of whose comments are purged, and the
 emails built from those alerts (``messages.body``/``subject``) are redacted as well. An
 author none of whose comments keeps content has ``name``/``handle`` emptied (the id stays
@@ -199,21 +201,12 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
         with store.transaction():
             versions = alerts = messages = authors = 0
             touched_authors: set[str] = set()
+            evidence_refs = set(evidence)
             for p, cid in targets:
-                touched_authors.add(store.scalar("SELECT author_id FROM comments WHERE platform = ? AND comment_id = ?",
-                                                 [p, cid]))
-                store.db.execute(
-                    "UPDATE comments SET text = NULL, raw = NULL, attachments = '[]', author_name = '', "
-                    "author_handle = NULL, purged_at = ? WHERE platform = ? AND comment_id = ?", [now_s, p, cid])
-                versions += store.db.execute(
-                    "UPDATE comment_versions SET text = NULL, raw = NULL, attachments = '[]' "
-                    "WHERE platform = ? AND comment_id = ? AND (text IS NOT NULL OR raw IS NOT NULL)",
-                    [p, cid]).rowcount
-            for p, cid in evidence:
-                for a in list(store.db.query("SELECT version, evidence FROM assessments "
-                                             "WHERE platform = ? AND comment_id = ?", [p, cid])):
-                    store.db.execute("UPDATE assessments SET evidence = ? WHERE platform = ? AND comment_id = ? "
-                                     "AND version = ?", [_redact_evidence(a["evidence"]), p, cid, a["version"]])
+                touched_authors.add(store.scalar("SELECT author_id FROM comment_state WHERE platform = ? "
+                                                 "AND comment_id = ?", [p, cid]))
+                versions += store.purge_comment(p, cid, now,
+                                                _redact_evidence if (p, cid) in evidence_refs else None)
             if evidence:
                 alerts, messages = _redact_alerts(store, now_s)
             for author_id in sorted(touched_authors):

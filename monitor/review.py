@@ -419,10 +419,7 @@ def resolve(store: Store, alert_id: int | str, verdict: str, *, actor: str, now:
         recorded: dict[str, list[str]] = {}
         for platform, comment_id in item.comment_refs:
             vkeys = list(chosen) if chosen is not None else automatic_keys(store, platform, comment_id)
-            store.db.execute(
-                "INSERT INTO verdicts(platform, comment_id, alert_id, verdict, keys, by, at, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [platform, comment_id, item.id, verdict, dumps(vkeys), actor, iso(now), note])
+            store.record_verdict(platform, comment_id, item.id, verdict, vkeys, actor, now, note)
             recorded[f"{platform}:{comment_id}"] = vkeys
         extra = {"previous_verdict": item.verdict} if amend else {}
         store.audit(actor, "review.amend" if amend else "review.resolve", f"alert:{item.id}", note, now,
@@ -582,7 +579,6 @@ def perform_action(store: Store, config: Config, plan: ActionPlan, *, actor: str
             connector.close()
     with store.transaction():
         if plan.action in ("hide", "unhide"):
-            store.db.execute("UPDATE comments SET is_hidden = ? WHERE platform = ? AND comment_id = ?",
-                             [int(plan.action == "hide"), plan.platform, plan.comment_id])
+            store.set_hidden(plan.platform, plan.comment_id, plan.action == "hide", now, actor)
         aid = store.audit(actor, f"review.{plan.action}", target, reason, now, {**details, "result": message})
     return ActionResult(plan=plan, message=message, audit_id=aid)

@@ -7,10 +7,14 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 
 * ``accounts``: one row per monitored account: cursor, pause state, poll health.
 * ``posts``: the school's posts that comments hang off.
-* ``comments``: the current version of every comment (exact text, raw payload,
-  SHA-256 of the canonical content, first/last seen, ``deleted_at``, processing ``status``).
-* ``comment_versions``: every version ever seen, with a hash chain across all rows
-  (see :func:`monitor.store.chain_hash`) so later tampering is detectable.
+* ``comment_state`` (since m006): one row per comment: ids, the version shown, cached
+  ``account``/``created_at`` (indexed), first/last seen, ``deleted_at``, hidden state,
+  processing ``status``, ``purged_at``. ``comments`` is a VIEW joining it with the latest
+  version (text, raw payload, author, permalink, content SHA-256): the text is stored once.
+* ``comment_versions``: every version ever seen, with every field shown for it and a
+  ``digest`` (:mod:`monitor.chain`).
+* ``evidence_chain`` (since m006): the hash chain: one row per version, assessment,
+  verdict and deletion / restore / hide / purge event (:mod:`monitor.chain`).
 * ``scores``: each scorer's output per comment version, with model name and version.
 * ``assessments``: the categoriser's verdict per comment version, with its evidence.
 * ``comment_keys``: one row per (comment, policy key): what the weekly report counts.
@@ -26,6 +30,9 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from sqlite_utils import Database, Migrations
 
@@ -317,3 +324,175 @@ def m004_report_indexes(db: Database) -> None:
 def m005_poll_errors_index(db: Database) -> None:
     """A partial index for ``status``'s recent errors (``poll_log`` grows by one row per poll)."""
     db.execute("CREATE INDEX IF NOT EXISTS poll_log_errors ON poll_log(id) WHERE ok = 0")
+
+
+def legacy_chain_hash(prev_chain: str, platform: str, comment_id: str, version: int, sha256: str,
+                      raw_sha256: str, seen_at: str) -> str:
+    """The link of a ``comment_versions`` row before :func:`m006_evidence_chain`:
+    ``sha256(prev_chain | platform | comment_id | version | sha256 | raw_sha256 | seen_at)``.
+    Only the migration uses it, to check the old chain one last time."""
+    material = "|".join([prev_chain, platform, comment_id, str(version), sha256, raw_sha256, seen_at])
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_STATE_COLUMNS = ("platform, comment_id, account, post_id, parent_id, author_id, created_at, version, first_seen, "
+                  "last_seen, deleted_at, is_hidden, status, flagged, purged_at")
+
+
+@migrations()
+def m006_evidence_chain(db: Database) -> None:
+    """Issue 14 items 2 and 21: the chain covers every displayed field; the text is kept once.
+
+    * ``comment_versions`` gains every per-version field a bundle shows (account,
+      author name and handle, ``created_at``, permalink, the post's text, hidden state) and a
+      ``digest``; its old ``prev_chain``/``chain`` columns go.
+    * ``comments`` becomes ``comment_state`` (ids, cached ``created_at``/``account``,
+      processing state) and a view ``comments`` that reads the text, payload, author name
+      and permalink from the latest version row (one copy of the text).
+    * ``evidence_chain`` holds one row per record (:mod:`monitor.chain`): versions,
+      assessments, verdicts, deletions, purges, all linked in one chain.
+    * ``assessments`` and ``verdicts`` gain a ``digest``.
+
+    Existing rows are hashed as they are now: an edit made before this migration cannot be
+    detected. The old chain is checked once more and the result (and the new chain head) is
+    written to the audit log as ``evidence.migrate``.
+    """
+    from monitor import chain as ch
+    from monitor.store import ChainWriter, assessment_record_in  # at call time: store imports this module
+
+    ex = db.execute
+    # --- the old chain, one last check ------------------------------------------------------
+    old_rows = old_bad = 0
+    prev = ch.GENESIS
+    for r in ex("SELECT platform, comment_id, version, sha256, raw_sha256, seen_at, prev_chain, chain "
+                "FROM comment_versions ORDER BY id"):
+        old_rows += 1
+        if r[6] != prev or legacy_chain_hash(r[6], r[0], r[1], r[2], r[3], r[4], r[5]) != r[7]:
+            old_bad += 1
+        prev = r[7]
+    # --- new tables ---------------------------------------------------------------------------
+    ex("""CREATE TABLE comment_state (
+            platform TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            parent_id TEXT,
+            author_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            deleted_at TEXT,
+            is_hidden INTEGER,
+            status TEXT NOT NULL DEFAULT 'new',
+            flagged INTEGER NOT NULL DEFAULT 0,
+            purged_at TEXT,
+            PRIMARY KEY (platform, comment_id))""")
+    ex("""CREATE TABLE comment_versions_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            account TEXT NOT NULL,
+            author_name TEXT,
+            author_handle TEXT,
+            text TEXT,
+            created_at TEXT NOT NULL,
+            permalink TEXT,
+            attachments TEXT,
+            raw TEXT,
+            post_text TEXT,
+            is_hidden INTEGER,
+            sha256 TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            digest BLOB,
+            UNIQUE (platform, comment_id, version))""")
+    ex("""CREATE TABLE evidence_chain (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            version INTEGER,
+            at TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            chain TEXT NOT NULL)""")
+    ex("CREATE INDEX evidence_chain_comment ON evidence_chain(platform, comment_id)")
+    ex("ALTER TABLE assessments ADD COLUMN digest BLOB")
+    ex("ALTER TABLE verdicts ADD COLUMN digest BLOB")
+    # --- copy ---------------------------------------------------------------------------------
+    ex(f"INSERT INTO comment_state({_STATE_COLUMNS}) SELECT {_STATE_COLUMNS} FROM comments")
+    # every version takes the comment's current metadata (the best the old store knew);
+    # purged versions lose the author name as a purge now does.
+    ex("""INSERT INTO comment_versions_new(id, platform, comment_id, version, account, author_name, author_handle,
+            text, created_at, permalink, attachments, raw, post_text, is_hidden, sha256, raw_sha256, seen_at)
+          SELECT v.id, v.platform, v.comment_id, v.version, c.account,
+                 CASE WHEN v.text IS NULL THEN NULL ELSE c.author_name END,
+                 CASE WHEN v.text IS NULL THEN NULL ELSE c.author_handle END,
+                 v.text, c.created_at, c.permalink, CASE WHEN v.text IS NULL THEN NULL ELSE v.attachments END,
+                 v.raw, c.post_text, c.is_hidden, v.sha256, v.raw_sha256, v.seen_at
+          FROM comment_versions v JOIN comments c ON c.platform = v.platform AND c.comment_id = v.comment_id""")
+    purge_authors: dict[tuple[str, str], dict[str, str]] = {}
+    for p, cid, version, name, handle in ex(
+            "SELECT v.platform, v.comment_id, v.version, c.author_name, c.author_handle FROM comment_versions v "
+            "JOIN comments c ON c.platform = v.platform AND c.comment_id = v.comment_id WHERE v.text IS NULL"):
+        purge_authors.setdefault((p, cid), {})[str(version)] = ch.author_sha256(name or None, handle)
+    ex("DROP TABLE comments")
+    ex("DROP TABLE comment_versions")
+    ex("ALTER TABLE comment_versions_new RENAME TO comment_versions")
+    for sql in (
+        "CREATE INDEX comments_status ON comment_state(status)",
+        "CREATE INDEX comments_created ON comment_state(created_at)",
+        "CREATE INDEX comments_author ON comment_state(author_id)",
+        "CREATE INDEX comments_post ON comment_state(platform, post_id)",
+        "CREATE INDEX comments_platform_created ON comment_state(platform, created_at)",
+    ):
+        ex(sql)
+    ex(COMMENTS_VIEW)
+    # --- the new chain over everything held now ----------------------------------------------
+    writer = ChainWriter(db)
+    ids = {(r[0], r[1]): (r[2], r[3], r[4]) for r in ex(
+        "SELECT platform, comment_id, post_id, parent_id, author_id FROM comment_state")}
+    for v in list(db.query("SELECT * FROM comment_versions ORDER BY id")):
+        post_id, parent_id, author_id = ids[(v["platform"], v["comment_id"])]
+        author_hash = (ch.author_sha256(v["author_name"], v["author_handle"]) if v["text"] is not None
+                       else purge_authors[(v["platform"], v["comment_id"])][str(v["version"])])
+        record = ch.version_record(v, post_id=post_id, parent_id=parent_id, author_id=author_id,
+                                   author_hash=author_hash)
+        ex("UPDATE comment_versions SET digest = ? WHERE id = ?",
+           [ch.digest(ch.version_digest_values(record, v), ch.VERSION_FIELDS + ch.VERSION_PURGEABLE), v["id"]])
+        writer.append("version", v["platform"], v["comment_id"], v["version"], v["seen_at"], record)
+    for p, cid, at in list(ex("SELECT platform, comment_id, deleted_at FROM comment_state "
+                              "WHERE deleted_at IS NOT NULL ORDER BY deleted_at")):
+        writer.append("deleted", p, cid, None, at, None)
+    for a in list(db.query("SELECT * FROM assessments ORDER BY assessed_at, platform, comment_id, version")):
+        record = assessment_record_in(db, a, author_hashes=purge_authors.get((a["platform"], a["comment_id"])))
+        ex("UPDATE assessments SET digest = ? WHERE platform = ? AND comment_id = ? AND version = ?",
+           [ch.digest(record, ch.ASSESSMENT_FIELDS), a["platform"], a["comment_id"], a["version"]])
+        writer.append("assessment", a["platform"], a["comment_id"], a["version"], a["assessed_at"], record,
+                      {"model": record["model"]})
+    for r in list(db.query("SELECT * FROM verdicts ORDER BY id")):
+        record = ch.verdict_record(r)
+        ex("UPDATE verdicts SET digest = ? WHERE id = ?", [ch.digest(record, ch.VERDICT_FIELDS), r["id"]])
+        writer.append("verdict", r["platform"], r["comment_id"], None, r["at"], record, {"verdict_id": r["id"]})
+    for p, cid, at in list(ex("SELECT platform, comment_id, purged_at FROM comment_state "
+                              "WHERE purged_at IS NOT NULL ORDER BY purged_at")):
+        writer.append("purged", p, cid, None, at, None, {"author_sha256": purge_authors.get((p, cid), {})})
+    head_id, head = writer.head()
+    if not old_rows and not writer.count:
+        return  # a new store: nothing to anchor
+    ex("INSERT INTO audit_log(at, actor, action, target, reason, details) VALUES "
+       "(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'school-monitor', 'evidence.migrate', 'evidence_chain', ?, ?)",
+       ["the chain now covers every displayed field; edits made before this migration cannot be detected",
+        json.dumps({"old_chain_rows": old_rows, "old_chain_broken_rows": old_bad, "head": head, "head_id": head_id,
+                    "chain_table": "evidence_chain", "entries": writer.count}, sort_keys=True)])
+
+
+#: The ``comments`` view: a comment's state with its latest version (text kept once).
+COMMENTS_VIEW = """CREATE VIEW comments AS
+SELECT s.platform, s.comment_id, s.account, s.post_id, s.parent_id, s.author_id,
+       COALESCE(v.author_name, '') AS author_name, v.author_handle, v.text, s.created_at, v.permalink,
+       COALESCE(v.attachments, '[]') AS attachments, v.raw, v.post_text, s.is_hidden, v.sha256, s.version,
+       s.first_seen, s.last_seen, s.deleted_at, s.status, s.flagged, s.purged_at
+FROM comment_state s
+LEFT JOIN comment_versions v ON v.platform = s.platform AND v.comment_id = s.comment_id AND v.version = s.version"""

@@ -26,7 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlite_utils import Database
 
@@ -44,26 +44,84 @@ from monitor.domain import (
     iso,
     parse_time,
 )
+from monitor import chain as ch
+from monitor.chain import GENESIS
 from monitor.schema import migrations
 
-GENESIS = "0" * 64
+
+class ChainWriter:
+    """Appends rows to ``evidence_chain`` (the store and the migration share it).
+
+    ``append(kind, platform, comment_id, version, at, record, details)``: the row's link is
+    :func:`monitor.chain.link` of the previous row's and the record's SHA-256; an event
+    (``record=None``) is its own record (:func:`monitor.chain.event_record`)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.count = 0
+
+    def head(self) -> tuple[int | None, str]:
+        """``(row id, chain)`` of the last row, ``(None, GENESIS)`` when empty."""
+        row = self.db.execute("SELECT id, chain FROM evidence_chain ORDER BY id DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (None, GENESIS)
+
+    def append(self, kind: str, platform: str, comment_id: str, version: int | None, at: str,
+               record: dict | None, details: dict | None = None) -> int:
+        details_text = ch.canonical(details or {})
+        if record is None:
+            record = ch.event_record(kind, platform, comment_id, at, details_text)
+        _, prev = self.head()
+        cur = self.db.execute(
+            "INSERT INTO evidence_chain(kind, platform, comment_id, version, at, details, chain) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [kind, platform, comment_id, version, at, details_text, ch.link(prev, kind, ch.record_sha256(record))])
+        self.count += 1
+        return cur.lastrowid
+
+
+def version_record_in(db: Database, platform: str, comment_id: str, version: int,
+                      author_hashes: dict[str, str] | None = None) -> dict | None:
+    """The ``version`` record of a stored version (None when the row is missing). For a
+    purged version the author SHA-256 comes from ``author_hashes`` (version number as text
+    to hash, from the ``purged`` event) or, when not given, from the store's purge event."""
+    rows = list(db.query("SELECT v.*, s.post_id AS s_post_id, s.parent_id AS s_parent_id, "
+                         "s.author_id AS s_author_id FROM comment_versions v JOIN comment_state s "
+                         "ON s.platform = v.platform AND s.comment_id = v.comment_id "
+                         "WHERE v.platform = ? AND v.comment_id = ? AND v.version = ?",
+                         [platform, comment_id, version]))
+    if not rows:
+        return None
+    v = rows[0]
+    if v["text"] is not None:
+        author_hash = ch.author_sha256(v["author_name"], v["author_handle"])
+    else:
+        if author_hashes is None:
+            row = db.execute("SELECT details FROM evidence_chain WHERE kind = 'purged' AND platform = ? "
+                             "AND comment_id = ? ORDER BY id DESC LIMIT 1", [platform, comment_id]).fetchone()
+            author_hashes = json.loads(row[0]).get("author_sha256", {}) if row else {}
+        author_hash = author_hashes.get(str(version), "")
+    return ch.version_record(v, post_id=v["s_post_id"], parent_id=v["s_parent_id"], author_id=v["s_author_id"],
+                             author_hash=author_hash)
+
+
+def assessment_record_in(db: Database, a: dict, model: str | None = None,
+                         author_hashes: dict[str, str] | None = None) -> dict:
+    """The ``assessment`` record of an ``assessments`` row as stored now, with its scores
+    row (``model``: the scorer saved with it; default: the only / first one)."""
+    p, cid, version = a["platform"], a["comment_id"], a["version"]
+    sql = "SELECT * FROM scores WHERE platform = ? AND comment_id = ? AND version = ?"
+    params: list = [p, cid, version]
+    if model is not None:
+        sql += " AND model = ?"
+        params.append(model)
+    scores = list(db.query(sql + " ORDER BY scored_at DESC, model LIMIT 1", params))
+    vrec = version_record_in(db, p, cid, version, author_hashes)
+    return ch.assessment_record(a, scores[0] if scores else None, ch.record_sha256(vrec) if vrec else "")
 
 
 class StoreError(Exception):
     """The store file cannot be opened or written. The message names the file and the
     cause (read-only, disk full, locked, not a database)."""
-
-
-def chain_hash(prev_chain: str, platform: str, comment_id: str, version: int, sha256: str,
-               raw_sha256: str, seen_at: str) -> str:
-    """The hash chain link of one comment version (hex SHA-256).
-
-    ``sha256(prev_chain | platform | comment_id | version | sha256 | raw_sha256 | seen_at)``
-    with ``|`` separators. Changing any field of any version, or removing or reordering
-    a row, breaks every later link.
-    """
-    material = "|".join([prev_chain, platform, comment_id, str(version), sha256, raw_sha256, seen_at])
-    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dumps(value: Any) -> str:
@@ -303,11 +361,8 @@ class Store:
             if plat is None:
                 row = self.account_row(account)
                 plat = row["platform"] if row else None
-            for cid in deleted:
-                cur = self.db.execute(
-                    "UPDATE comments SET deleted_at = ? WHERE platform = ? AND comment_id = ? AND deleted_at IS NULL",
-                    [now_s, plat, cid])
-                stats["deleted"] += cur.rowcount
+            if deleted and plat is not None:
+                stats["deleted"] += self.mark_deleted(plat, deleted, now)
             if cursor is not None:
                 self.db.execute(
                     "UPDATE accounts SET cursor = ?, last_poll_at = ?, last_success_at = ?, "
@@ -332,7 +387,9 @@ class Store:
         sha = c.content_sha256()
         raw_json = raw_json_text(c.raw)
         attachments = dumps([{"type": a.type, "url": a.url} for a in c.attachments])
-        row = self.one("SELECT sha256, version, deleted_at FROM comments WHERE platform = ? AND comment_id = ?",
+        row = self.one("SELECT s.version, s.deleted_at, s.is_hidden, v.sha256, v.post_text FROM comment_state s "
+                       "LEFT JOIN comment_versions v ON v.platform = s.platform AND v.comment_id = s.comment_id "
+                       "AND v.version = s.version WHERE s.platform = ? AND s.comment_id = ?",
                        [c.platform, c.comment_id])
         self.db.execute(
             "INSERT INTO authors(author_id, platform, name, handle, first_seen, last_seen) "
@@ -340,38 +397,69 @@ class Store:
             "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE authors.name END, "
             "handle = COALESCE(excluded.handle, authors.handle), last_seen = excluded.last_seen",
             [c.author_id, c.platform, c.author_name, c.author_handle, now_s, now_s])
+        chain = ChainWriter(self.db)
         if row is not None and row["sha256"] == sha:
-            self.db.execute(
-                "UPDATE comments SET last_seen = ?, is_hidden = COALESCE(?, is_hidden), deleted_at = NULL "
-                "WHERE platform = ? AND comment_id = ?",
-                [now_s, c.is_hidden, c.platform, c.comment_id])
+            self.db.execute("UPDATE comment_state SET last_seen = ? WHERE platform = ? AND comment_id = ?",
+                            [now_s, c.platform, c.comment_id])
+            if row["deleted_at"] is not None:  # served again: it was not deleted after all
+                self.db.execute("UPDATE comment_state SET deleted_at = NULL WHERE platform = ? AND comment_id = ?",
+                                [c.platform, c.comment_id])
+                chain.append("restored", c.platform, c.comment_id, None, now_s, None)
+            if c.is_hidden is not None and (row["is_hidden"] is None or bool(row["is_hidden"]) != c.is_hidden):
+                self._hidden(c.platform, c.comment_id, c.is_hidden, now_s, "platform")
             return "unchanged"
         version = 1 if row is None else row["version"] + 1
-        prev = self.scalar("SELECT chain FROM comment_versions ORDER BY id DESC LIMIT 1") or GENESIS
-        rsha = raw_sha256(raw_json)
-        link = chain_hash(prev, c.platform, c.comment_id, version, sha, rsha, now_s)
-        self.db.execute(
-            "INSERT INTO comment_versions(platform, comment_id, version, text, attachments, raw, sha256, "
-            "raw_sha256, seen_at, prev_chain, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [c.platform, c.comment_id, version, c.text, attachments, raw_json, sha, rsha, now_s, prev, link])
-        values = [account, c.post_id, c.parent_id, c.author_id, c.author_name, c.author_handle, c.text,
-                  iso(c.created_at), c.permalink, attachments, raw_json, c.post_text, c.is_hidden, sha,
-                  version, now_s]
+        post_text = c.post_text if c.post_text is not None or row is None else row["post_text"]
+        is_hidden = None if c.is_hidden is None else int(c.is_hidden)
+        v = {"platform": c.platform, "comment_id": c.comment_id, "version": version, "account": account,
+             "author_name": c.author_name, "author_handle": c.author_handle, "text": c.text,
+             "created_at": iso(c.created_at), "permalink": c.permalink, "attachments": attachments, "raw": raw_json,
+             "post_text": post_text, "is_hidden": is_hidden, "sha256": sha, "raw_sha256": raw_sha256(raw_json),
+             "seen_at": now_s}
+        record = ch.version_record(v, post_id=c.post_id, parent_id=c.parent_id, author_id=c.author_id,
+                                   author_hash=ch.author_sha256(c.author_name, c.author_handle))
+        v["digest"] = ch.digest(ch.version_digest_values(record, v), ch.VERSION_FIELDS + ch.VERSION_PURGEABLE)
+        cols = list(v)
+        self.db.execute(f"INSERT INTO comment_versions({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                        [v[k] for k in cols])
+        chain.append("version", c.platform, c.comment_id, version, now_s, record)
+        state = [account, c.post_id, c.parent_id, c.author_id, iso(c.created_at), version, now_s, is_hidden]
         if row is None:
             self.db.execute(
-                "INSERT INTO comments(account, post_id, parent_id, author_id, author_name, author_handle, text, "
-                "created_at, permalink, attachments, raw, post_text, is_hidden, sha256, version, last_seen, "
-                "first_seen, platform, comment_id, status) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new')",
-                values + [now_s, c.platform, c.comment_id])
+                "INSERT INTO comment_state(account, post_id, parent_id, author_id, created_at, version, last_seen, "
+                "is_hidden, first_seen, platform, comment_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new')",
+                state + [now_s, c.platform, c.comment_id])
             return "new"
         self.db.execute(
-            "UPDATE comments SET account = ?, post_id = ?, parent_id = ?, author_id = ?, author_name = ?, "
-            "author_handle = ?, text = ?, created_at = ?, permalink = ?, attachments = ?, raw = ?, "
-            "post_text = COALESCE(?, post_text), is_hidden = ?, sha256 = ?, version = ?, last_seen = ?, "
-            "status = 'new', deleted_at = NULL WHERE platform = ? AND comment_id = ?",
-            values + [c.platform, c.comment_id])
+            "UPDATE comment_state SET account = ?, post_id = ?, parent_id = ?, author_id = ?, created_at = ?, "
+            "version = ?, last_seen = ?, is_hidden = ?, status = 'new', deleted_at = NULL "
+            "WHERE platform = ? AND comment_id = ?", state + [c.platform, c.comment_id])
         return "changed"
+
+    def _hidden(self, platform: str, comment_id: str, hidden: bool, now_s: str, by: str) -> None:
+        self.db.execute("UPDATE comment_state SET is_hidden = ? WHERE platform = ? AND comment_id = ?",
+                        [int(hidden), platform, comment_id])
+        ChainWriter(self.db).append("hidden", platform, comment_id, None, now_s, None,
+                                    {"hidden": bool(hidden), "by": by})
+
+    def set_hidden(self, platform: str, comment_id: str, hidden: bool, now: datetime, by: str) -> None:
+        """Record that a comment was hidden (``hidden=True``) or unhidden on the platform,
+        by ``by`` (a coordinator's name): ``comment_state.is_hidden`` and a chained
+        ``hidden`` event. Call inside :meth:`transaction`."""
+        self._hidden(platform, comment_id, hidden, iso(now), by)
+
+    def mark_deleted(self, platform: str, comment_ids: Sequence[str], now: datetime) -> int:
+        """Record that the platform no longer serves these comments: ``deleted_at`` and a
+        chained ``deleted`` event for each one held as live. Returns how many."""
+        now_s, n = iso(now), 0
+        chain = ChainWriter(self.db)
+        for cid in comment_ids:
+            cur = self.db.execute("UPDATE comment_state SET deleted_at = ? WHERE platform = ? AND comment_id = ? "
+                                  "AND deleted_at IS NULL", [now_s, platform, cid])
+            if cur.rowcount:
+                chain.append("deleted", platform, cid, None, now_s, None)
+                n += 1
+        return n
 
     # ------------------------------------------------------------------ processing
     @staticmethod
@@ -409,17 +497,26 @@ class Store:
         alerts it causes. Returns the strikes newly recorded."""
         now_s = iso(now)
         p, cid = comment.platform, comment.comment_id
+        self._supersede_assessment(p, cid, version)
+        s_row = {"platform": p, "comment_id": cid, "version": version, "model": scores.model,
+                 "model_version": scores.model_version, "values": dumps(dict(scores.values)),
+                 "language": scores.language, "readable": int(scores.readable), "scored_at": now_s}
         self.db.execute(
             'INSERT OR REPLACE INTO scores(platform, comment_id, version, model, model_version, "values", '
-            "language, readable, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [p, cid, version, scores.model, scores.model_version, dumps(dict(scores.values)),
-             scores.language, int(scores.readable), now_s])
+            "language, readable, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(s_row.values()))
+        a_row = {"platform": p, "comment_id": cid, "version": version,
+                 "categories": dumps(list(assessment.categories)), "evidence": dumps(assessment.evidence_list()),
+                 "escalate": int(assessment.escalate), "strikes": dumps(list(assessment.strikes)),
+                 "needs_review": int(assessment.needs_review), "review_reasons": dumps(list(assessment.review_reasons)),
+                 "counted": int(assessment.counted), "assessed_at": now_s}
+        vrec = version_record_in(self.db, p, cid, version)
+        record = ch.assessment_record(a_row, s_row, ch.record_sha256(vrec) if vrec else "")
         self.db.execute(
             "INSERT OR REPLACE INTO assessments(platform, comment_id, version, categories, evidence, escalate, "
-            "strikes, needs_review, review_reasons, counted, assessed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [p, cid, version, dumps(list(assessment.categories)), dumps(assessment.evidence_list()),
-             int(assessment.escalate), dumps(list(assessment.strikes)), int(assessment.needs_review),
-             dumps(list(assessment.review_reasons)), int(assessment.counted), now_s])
+            "strikes, needs_review, review_reasons, counted, assessed_at, digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*a_row.values(), ch.digest(record, ch.ASSESSMENT_FIELDS)])
+        ChainWriter(self.db).append("assessment", p, cid, version, now_s, record, {"model": scores.model})
         for key in assessment.categories:
             self.db.execute(
                 "INSERT OR IGNORE INTO comment_keys(platform, comment_id, key, account, created_at, first_version) "
@@ -433,9 +530,92 @@ class Store:
                 new_strikes.append(StrikeRecord(p, cid, key, comment.created_at))
         flagged = bool(assessment.categories) or assessment.needs_review
         self.db.execute(
-            "UPDATE comments SET status = 'assessed', flagged = MAX(flagged, ?) WHERE platform = ? AND comment_id = ?",
+            "UPDATE comment_state SET status = 'assessed', flagged = MAX(flagged, ?) WHERE platform = ? "
+            "AND comment_id = ?",
             [int(flagged), p, cid])
         return new_strikes
+
+    def _supersede_assessment(self, p: str, cid: str, version: int) -> None:
+        """Before a version's assessment row is replaced (re-assessed, or redacted by a
+        purge), keep the SHA-256, keys and strikes of the record it held in its chain row's
+        ``details``, so that row still verifies once the assessment row changes."""
+        old = self.one("SELECT * FROM assessments WHERE platform = ? AND comment_id = ? AND version = ?",
+                       [p, cid, version])
+        if old is None:
+            return
+        entry = self.one("SELECT id, details FROM evidence_chain WHERE platform = ? AND comment_id = ? "
+                         "AND version = ? AND kind IN ('assessment', 'redaction') ORDER BY id DESC LIMIT 1",
+                         [p, cid, version])
+        if entry is None:
+            return
+        details = json.loads(entry["details"] or "{}")
+        record = assessment_record_in(self.db, old, details.get("model"))
+        details.update(record_sha256=ch.record_sha256(record), categories=record["categories"],
+                       strikes=record["strikes"])
+        self.db.execute("UPDATE evidence_chain SET details = ? WHERE id = ?", [ch.canonical(details), entry["id"]])
+
+    def _chain_assessment(self, p: str, cid: str, version: int, model: str | None, kind: str, at: str,
+                          author_hashes: dict[str, str] | None = None) -> None:
+        """Digest the stored assessment of a version and append its record to the chain."""
+        a = self.one("SELECT * FROM assessments WHERE platform = ? AND comment_id = ? AND version = ?",
+                     [p, cid, version])
+        record = assessment_record_in(self.db, a, model, author_hashes)
+        self.db.execute("UPDATE assessments SET digest = ? WHERE platform = ? AND comment_id = ? AND version = ?",
+                        [ch.digest(record, ch.ASSESSMENT_FIELDS), p, cid, version])
+        ChainWriter(self.db).append(kind, p, cid, version, at, record, {"model": record["model"]})
+
+    def record_verdict(self, platform: str, comment_id: str, alert_id: int | None, verdict: str,
+                       keys: Sequence[str], by: str, now: datetime, note: str | None) -> int:
+        """Store a coordinator's verdict on a comment (``verdicts``) and chain it. Call
+        inside :meth:`transaction`. Returns the verdict id."""
+        cur = self.db.execute(
+            "INSERT INTO verdicts(platform, comment_id, alert_id, verdict, keys, by, at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [platform, comment_id, alert_id, verdict, dumps(list(keys)), by,
+                                                iso(now), note])
+        vid = cur.lastrowid
+        record = ch.verdict_record(self.one("SELECT * FROM verdicts WHERE id = ?", [vid]))
+        self.db.execute("UPDATE verdicts SET digest = ? WHERE id = ?", [ch.digest(record, ch.VERDICT_FIELDS), vid])
+        ChainWriter(self.db).append("verdict", platform, comment_id, None, record["at"], record, {"verdict_id": vid})
+        return vid
+
+    def purge_comment(self, platform: str, comment_id: str, now: datetime,
+                      redact: Callable[[str], str] | None = None) -> int:
+        """Retention purge of one comment: every version loses its text, payload,
+        attachments and author name/handle; the comment gets ``purged_at`` and a chained
+        ``purged`` event holding each version's author SHA-256 (so the versions still
+        verify). With ``redact`` (evidence purges) each assessment's ``evidence`` JSON is
+        replaced by ``redact(evidence)`` and re-chained as a ``redaction``. Call inside
+        :meth:`transaction`. Returns the versions emptied."""
+        now_s = iso(now)
+        authors = {str(r["version"]): ch.author_sha256(r["author_name"], r["author_handle"])
+                   for r in self.db.query("SELECT version, author_name, author_handle FROM comment_versions "
+                                          "WHERE platform = ? AND comment_id = ? AND text IS NOT NULL",
+                                          [platform, comment_id])}
+        prior = self.one("SELECT details FROM evidence_chain WHERE kind = 'purged' AND platform = ? AND comment_id = ? "
+                         "ORDER BY id DESC LIMIT 1", [platform, comment_id])
+        if prior is not None:  # purged before (then edited): keep the earlier versions' hashes
+            authors = {**json.loads(prior["details"]).get("author_sha256", {}), **authors}
+        if redact is not None:
+            for a in list(self.db.query("SELECT version, evidence FROM assessments WHERE platform = ? "
+                                        "AND comment_id = ?", [platform, comment_id])):
+                redacted = redact(a["evidence"])
+                if redacted == a["evidence"]:
+                    continue
+                model = self.scalar("SELECT json_extract(details, '$.model') FROM evidence_chain WHERE platform = ? "
+                                    "AND comment_id = ? AND version = ? AND kind IN ('assessment', 'redaction') "
+                                    "ORDER BY id DESC LIMIT 1", [platform, comment_id, a["version"]])
+                self._supersede_assessment(platform, comment_id, a["version"])
+                self.db.execute("UPDATE assessments SET evidence = ? WHERE platform = ? AND comment_id = ? "
+                                "AND version = ?", [redacted, platform, comment_id, a["version"]])
+                self._chain_assessment(platform, comment_id, a["version"], model, "redaction", now_s)
+        versions = self.db.execute(
+            "UPDATE comment_versions SET text = NULL, raw = NULL, attachments = NULL, author_name = NULL, "
+            "author_handle = NULL WHERE platform = ? AND comment_id = ? AND (text IS NOT NULL OR raw IS NOT NULL)",
+            [platform, comment_id]).rowcount
+        self.db.execute("UPDATE comment_state SET purged_at = ? WHERE platform = ? AND comment_id = ?",
+                        [now_s, platform, comment_id])
+        ChainWriter(self.db).append("purged", platform, comment_id, None, now_s, None, {"author_sha256": authors})
+        return versions
 
     def author_strikes(self, author_id: str) -> list[StrikeRecord]:
         """All strikes recorded against an author, oldest first."""

@@ -90,7 +90,7 @@ def store(tmp_path):
 
 def _reset(store) -> None:
     """Empty the tables ingest writes (one store is reused across Hypothesis examples)."""
-    for table in ("comments", "comment_versions", "posts", "authors", "poll_log"):
+    for table in ("comment_state", "comment_versions", "evidence_chain", "posts", "authors", "poll_log"):
         store.db.execute(f"DELETE FROM {table}")
 
 

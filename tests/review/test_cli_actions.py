@@ -187,7 +187,7 @@ def test_action_on_unknown_account_or_comment(env, tmp_path):
     b = env["builder"]
     c = sb.make_comment("1000_1_1", "useless cow")
     b.add(c, ("offensive_staff",))
-    env["store"].db.execute("UPDATE comments SET account = 'old-page'")
+    env["store"].db.execute("UPDATE comment_state SET account = 'old-page'")
     with pytest.raises(CommandError, match="account 'old-page' is not in"):
         env["run"]("review", "hide", "facebook:1000_1_1", "--yes", "--by", "j")
     with pytest.raises(CommandError, match="no stored comment facebook:9_9"):
@@ -250,7 +250,7 @@ def test_evidence_check_exits_1_on_a_tampered_store(env):
     b.add(sb.make_comment("1000_1_1", "Mr Pryce grabbed my son"), ("allegation_staff",))
     env["store"].db.execute("UPDATE comment_versions SET text = 'Mr Pryce helped my son'")
     rc, out = run("evidence", "check", "--by", "j")
-    assert rc == 1 and "BROKEN" in out and "content was edited" in out
+    assert rc == 1 and "BROKEN" in out and "comment facebook:1000_1_1#v1: text edited" in out
 
 
 def test_every_command_has_help(env, capsys):

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.domain import Account, Alert, Assessment, Attachment, Comment, Evidence, Post, Scores
-from monitor.store import GENESIS, Store, StoreError, chain_hash
+from monitor import chain
+from monitor.store import GENESIS, Store, StoreError
 
 T0 = datetime(2026, 9, 8, 9, 0, tzinfo=timezone.utc)
 
@@ -35,7 +36,9 @@ def test_file_is_created_0600_in_wal_mode(tmp_path):
     s = Store.open(tmp_path / "new.db")
     assert stat.S_IMODE(os.stat(tmp_path / "new.db").st_mode) == 0o600
     assert s.scalar("PRAGMA journal_mode") == "wal"
-    assert {"comments", "comment_versions", "alerts", "audit_log", "messages"} <= set(s.db.table_names())
+    assert {"comment_state", "comment_versions", "evidence_chain", "alerts", "audit_log", "messages"} <= set(
+        s.db.table_names())
+    assert "comments" in s.db.view_names()  # the text is kept once: in comment_versions
     s.close()
 
 
@@ -56,12 +59,14 @@ def test_edit_keeps_every_version_and_the_chain_links(store):
     rows = list(store.db.query("SELECT * FROM comment_versions ORDER BY id"))
     assert [r["text"] for r in rows] == ["first words", "second words"]
     assert [r["version"] for r in rows] == [1, 2]
+    links = list(store.db.query("SELECT * FROM evidence_chain ORDER BY id"))
+    assert [(e["kind"], e["version"]) for e in links] == [("version", 1), ("version", 2)]
     prev = GENESIS
-    for r in rows:
-        assert r["prev_chain"] == prev
-        assert r["chain"] == chain_hash(prev, r["platform"], r["comment_id"], r["version"], r["sha256"],
-                                        r["raw_sha256"], r["seen_at"])
-        prev = r["chain"]
+    for r, e in zip(rows, links):
+        record = chain.version_record(r, post_id="p1", parent_id=None, author_id="fb:1",
+                                      author_hash=chain.author_sha256("Ann Example", None))
+        assert e["chain"] == chain.link(prev, "version", chain.record_sha256(record))
+        prev = e["chain"]
     current = store.get_comment("facebook", "c1")
     assert current.text == "second words"
     assert store.one("SELECT version, status FROM comments") == {"version": 2, "status": "new"}
