@@ -317,3 +317,24 @@ def m004_report_indexes(db: Database) -> None:
 def m005_poll_errors_index(db: Database) -> None:
     """A partial index for ``status``'s recent errors (``poll_log`` grows by one row per poll)."""
     db.execute("CREATE INDEX IF NOT EXISTS poll_log_errors ON poll_log(id) WHERE ok = 0")
+
+
+@migrations()
+def m006_outbox_attempts(db: Database) -> None:
+    """Delivery bookkeeping for crashes and outages (issue 14, items 10 and 11).
+
+    * ``messages.attempt_started_at``: set and committed *before* a message is handed to
+      the SMTP server, cleared when the attempt's outcome is recorded. A value left
+      behind means the attempt was cut off (a crash or kill during delivery): the
+      message may or may not have reached the server.
+    * ``messages.cutoffs``: how many attempts of the message were found cut off.
+    * ``alerts.undelivered_alarm_at``: when the undelivered-escalation alarm was raised
+      for an escalation (once per alert).
+    """
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN attempt_started_at TEXT;
+        ALTER TABLE messages ADD COLUMN cutoffs INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE alerts ADD COLUMN undelivered_alarm_at TEXT;
+        """
+    )
