@@ -45,6 +45,9 @@ Exactly once, and crashes during delivery
 -----------------------------------------
 Build and bookkeeping are transactions; the only window for a duplicate is a crash after
 the SMTP server accepted a message and before ``messages.status = 'sent'`` is committed.
+That commit happens the moment the server replies 250 to the data, before ``QUIT`` (the
+sender's ``on_accepted``, :func:`monitor.mailer.send_with_acceptance`), so the window is
+the 250 reply's trip and one commit, not a further round trip to the server.
 Such an attempt is *cut off*: its ``attempt_started_at`` is still set when the next run
 (usually a restarted process) finds it. The message then waits before it is sent again
 (1, 2, 4 ... minutes after the cut-off attempt, capped at ``retry_max_minutes``), so a
@@ -79,7 +82,8 @@ from monitor.alerts import (decode_alert, recipients_for, render_alert_message, 
                             sender_domain)
 from monitor.config import Config
 from monitor.domain import iso, parse_time
-from monitor.mailer import DeliveryError, Sender
+from monitor.mailer import DeliveryError, Sender, send_with_acceptance
+from monitor.store import StoreError
 
 try:  # the lead's logging module (structlog configured for journald)
     from monitor.logging import get_logger
@@ -379,9 +383,24 @@ class Outbox:
             body = self.store.scalar("SELECT body FROM messages WHERE id = ?", [m["id"]])
             msg = email.message_from_bytes(body, policy=email.policy.default)
             recipients = json.loads(m["recipients"] or "[]")
+            recorded = False
+
+            def on_accepted(m: dict = m, alert_ids: list[int] = alert_ids) -> None:
+                # The server has the message: record it before the session is even closed.
+                nonlocal recorded
+                self._mark_sent(m["id"], alert_ids, m["report_week"], m["message_id"], now)
+                recorded = True
+
             try:
-                self.sender.send(msg, recipients)
+                send_with_acceptance(self.sender, msg, recipients, on_accepted)
+            except StoreError:
+                raise  # the store failed, not the delivery (the cut-off mark stays: resent after a wait)
             except Exception as exc:  # noqa: BLE001 - a sender bug must not lose the message either
+                if recorded:  # delivered and recorded; the sender failed afterwards
+                    log.warning("message_sender_error_after_delivery", error=f"{type(exc).__name__}: {exc}")
+                    self._server_hold_until = None
+                    stats.sent += 1
+                    continue
                 err = exc if isinstance(exc, DeliveryError) else DeliveryError(
                     f"{type(exc).__name__}: {exc}", permanent=False, reason="protocol")
                 server_down = not err.permanent and err.reason in SERVER_TRANSIENT_REASONS
@@ -405,7 +424,8 @@ class Outbox:
                     break
                 continue
             self._server_hold_until = None
-            self._mark_sent(m["id"], alert_ids, m["report_week"], m["message_id"], now)
+            if not recorded:
+                self._mark_sent(m["id"], alert_ids, m["report_week"], m["message_id"], now)
             stats.sent += 1
             log.info("message_sent", recipients=len(recipients), attempts=attempts,
                      **({"cut_off_attempts": cutoffs} if cutoffs else {}))

@@ -405,3 +405,64 @@ def test_escalation_max_wait_is_a_validated_config_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         parse_config({"school": {"name": "S"}, "alerts": {"escalation_max_wait_minutes": 0}}, source="c.toml")
     assert "alerts.escalation_max_wait_minutes" in str(info.value)
+
+
+class QuitWatcher:
+    """aiosmtpd handler: accepts every message; at QUIT it reads the outbox's record of the
+    message from the store file (another connection) and answers ``quit_reply``."""
+
+    def __init__(self, db_path, quit_reply="221 Bye"):
+        self.db_path = db_path
+        self.quit_reply = quit_reply
+        self.received = []
+        self.status_at_quit = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server, session, envelope):
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            self.status_at_quit.append(conn.execute("SELECT status FROM messages ORDER BY id DESC").fetchone()[0])
+        finally:
+            conn.close()
+        return self.quit_reply
+
+
+def _watch(handler):
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def test_sent_is_recorded_when_the_server_accepts_before_quit(tmp_path, store, builder, clock):
+    """Issue 14 item 11: the duplicate window no longer includes the QUIT round trip."""
+    handler = QuitWatcher(store.path)
+    controller, port = _watch(handler)
+    try:
+        outbox = outbox_for(tmp_path, store, clock, port)
+        builder.escalation()
+        assert outbox.deliver().sent == 1
+    finally:
+        controller.stop()
+    assert handler.status_at_quit == ["sent"]                   # committed before the server saw QUIT
+
+
+def test_a_refused_quit_after_acceptance_is_a_delivery_not_a_resend(tmp_path, store, builder, clock):
+    handler = QuitWatcher(store.path, quit_reply="421 closing for maintenance")
+    controller, port = _watch(handler)
+    try:
+        outbox = outbox_for(tmp_path, store, clock, port)
+        aid = builder.escalation()
+        assert outbox.deliver().sent == 1
+        clock.advance(minutes=30)
+        assert outbox.deliver().sent == 0
+    finally:
+        controller.stop()
+    assert len(handler.received) == 1 and alert_status(store, aid) == "sent"

@@ -37,7 +37,7 @@ from tests.reliability.test_kill import add_comments, slow_down, start_daemon, w
 
 pytestmark = pytest.mark.slow
 
-KILLS = int(os.environ.get("SM_DELIVERY_KILLS", "12"))
+KILLS = int(os.environ.get("SM_DELIVERY_KILLS", "10"))
 #: A run that delivers nothing is killed after this many seconds (< the 15 s cut-off wait).
 RUN_SECONDS = 8.0
 
