@@ -200,7 +200,10 @@ class Daemon:
         from monitor.health import journal_send
 
         journal_send(f"school-monitor exits: {reason}", "crit", fields={"SM_EVENT": "daemon_giving_up"})
-        self.scheduler.shutdown(wait=False)
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:  # noqa: BLE001 - not started yet (SchedulerNotRunningError): run() returns 1 anyway
+            pass
 
     def check_store(self) -> bool:
         """At start: ``PRAGMA quick_check`` (False, logged CRITICAL, when damaged) and one

@@ -212,3 +212,45 @@ def test_queries_on_store_db_report_damage_as_store_corrupt(tmp_path, page):
             s.db.execute("SELECT * FROM no_such_table")
     finally:
         s.close()
+
+
+def test_the_give_up_clock_runs_only_while_writes_fail(tmp_path):
+    """Transient faults (a full disk freed, a remount) do not add up to a give-up."""
+    from monitor.app import App
+    from monitor.config import parse_config
+    from monitor.daemon import Daemon
+    from monitor.store import StoreDatabase, StoreError
+
+    path = tmp_path / "m.db"
+    Store.open(path).close()
+    writable = Store.open(path)
+    ro_db = StoreDatabase(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+    ro_db.store_path = path
+    read_only_store = Store(ro_db, path)
+    t = [0.0]
+    app = App(config=parse_config({"school": {"name": "S"}}), store=read_only_store, pipeline=None,
+              clock=lambda: NOW)
+    daemon = Daemon(app, store_give_up_seconds=100, monotonic=lambda: t[0])
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            read_only_store.probe_write(NOW)
+        daemon.store_failed(StoreError("poll could not write"), "poll")
+        t[0] = 99
+        daemon.store_probe_job()
+        assert not daemon.stopping
+        app.store = writable                                    # writable again
+        t[0] = 150
+        daemon.store_probe_job()
+        assert daemon._store_failing_since is None and not daemon.stopping
+        app.store = read_only_store
+        t[0] = 200
+        daemon.store_failed(StoreError("again"), "outbox")      # a new fault: a new clock
+        t[0] = 299
+        daemon.store_probe_job()
+        assert not daemon.stopping
+        t[0] = 300
+        daemon.store_probe_job()
+        assert daemon.stopping and daemon.exit_code == 1
+    finally:
+        writable.close()
+        read_only_store.close()
