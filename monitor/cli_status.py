@@ -9,7 +9,10 @@ Exit status (for Nagios/Icinga checks and cron):
 
 * 0: every enabled account is polling;
 * 1: an enabled account is paused (its credential was refused) or stale (no successful
-  poll for ``[alerts] stale_after_hours``), or the store does not exist yet;
+  poll for ``[alerts] stale_after_hours``); an escalation has not been delivered
+  ``[alerts] escalation_max_wait_minutes`` after it was raised; the store is damaged
+  (``PRAGMA quick_check``; the message says what to restore from); or the store does not
+  exist yet;
 * 2: the config file is invalid (printed by the CLI, one line per problem).
 """
 
@@ -30,7 +33,8 @@ def register(sub: Any) -> None:
         "status",
         help="show poll health, outbox backlog, last report, read budget, recent errors",
         description=__doc__.split("\n\n", 1)[0] + "\n\nExit status: 0 all accounts polling; 1 an "
-        "account is paused or stale (or no store yet); 2 config error.",
+        "account is paused or stale, an escalation is overdue, the store is damaged (or no store yet); "
+        "2 config error.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arg(p)
@@ -78,6 +82,11 @@ def format_status(report: dict[str, Any]) -> str:
     """The readable form of :func:`monitor.health.status_report`'s dict (plain text,
     fixed-width tables, no colour)."""
     out: list[str] = [f"School Social Monitor status at {report['generated_at']}", ""]
+    store = report.get("store") or {}
+    if store.get("quick_check", "ok") != "ok":
+        out += [f"Store {store.get('path')}: DAMAGED", "", "Health: ATTENTION"]
+        out += [f"  - {p}" for p in report["problems"]]
+        return "\n".join(out)
     rows = []
     for a in report["accounts"]:
         if not a["in_config"]:
@@ -111,6 +120,10 @@ def format_status(report: dict[str, Any]) -> str:
             f"most attempts {ob['most_attempts']})"]
     if ob["last_delivery_error"]:
         out.append(f"  last delivery error: {_one_line(ob['last_delivery_error'])}")
+    for e in ob.get("escalations_overdue", []):
+        out.append(f"  ESCALATION NOT DELIVERED: alert {e['alert_id']} raised {e['created_at']}, waiting "
+                   f"{e['waited_minutes']} min (limit {ob['escalation_max_wait_minutes']:g}): "
+                   f"{_one_line(e['last_error'], 80)}")
     rep = report["last_report"]
     out += ["", "Weekly report",
             f"  {rep['week']}: {rep['status']}, generated {rep['generated_at']}, sent {rep['sent_at'] or '-'}"

@@ -279,7 +279,10 @@ class AlertsConfig:
     """``[alerts]``: ``enabled``, ``sender`` (From address), ``recipients`` (role to
     addresses), ``routes`` (category or alert kind to roles), ``group_wait_minutes``,
     ``repeat_minutes`` (repeat of an unacknowledged escalation), ``retry_max_minutes``
-    (cap of the exponential backoff), ``mail_dir`` (also write each message as .eml)."""
+    (cap of the exponential backoff), ``escalation_max_wait_minutes`` (an escalation not
+    delivered for this long makes ``status`` unhealthy and raises the undelivered-escalation
+    alarm: a CRITICAL journal entry and a line in ``undelivered-escalations.log``),
+    ``mail_dir`` (also write each message as .eml)."""
 
     enabled: bool = True
     sender: str = "school-monitor@localhost"
@@ -289,6 +292,7 @@ class AlertsConfig:
     repeat_minutes: float = 240.0
     retry_max_minutes: float = 60.0
     stale_after_hours: float = 6.0
+    escalation_max_wait_minutes: float = 15.0
     mail_dir: str | None = None
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
@@ -666,6 +670,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         repeat_minutes=r.positive(al, "repeat_minutes", float, 240.0, "alerts"),
         retry_max_minutes=r.positive(al, "retry_max_minutes", float, 60.0, "alerts"),
         stale_after_hours=r.positive(al, "stale_after_hours", float, 6.0, "alerts"),
+        escalation_max_wait_minutes=r.positive(al, "escalation_max_wait_minutes", float, 15.0, "alerts"),
         mail_dir=r.get(al, "mail_dir", str, None, "alerts"),
         smtp=smtp,
     )

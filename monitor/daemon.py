@@ -20,14 +20,25 @@ benchmark shows 200 accounts a minute fit). SIGTERM and SIGINT stop the schedule
 ``shutdown(wait=True)``: the job in progress finishes its unit of work, then the process
 exits 0. Under systemd (``Type=notify``) the daemon sends ``READY=1`` and, when
 ``WatchdogSec=`` is set, ``WATCHDOG=1`` from a scheduler job.
+
+Store faults (issue 14, item 12). At start the daemon runs ``PRAGMA quick_check``: a
+damaged store is reported in plain words (the file, what SQLite found, what to restore
+from) as a CRITICAL log event and journal entry, and the daemon exits 1 without
+scheduling anything. It then writes one row to prove the store is writable. A job that
+cannot write the store (read-only file or filesystem, full disk) starts a clock; while it
+runs, a probe job tries one write every :data:`STORE_PROBE_SECONDS`. If the store is still
+not writable after :data:`STORE_GIVE_UP_SECONDS`, the daemon stops and exits 1, so
+systemd (``Restart=on-failure``) restarts it and, if the fault persists, marks the unit
+failed, instead of retrying in silence for ever.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -36,17 +47,34 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import App
 from monitor.logging import get_logger
+from monitor.store import StoreError
+
+#: Seconds the store may stay unwritable before the daemon exits 1 (systemd restarts it).
+STORE_GIVE_UP_SECONDS = 120.0
+#: While the store is failing, a write is tried this often (seconds).
+STORE_PROBE_SECONDS = 10.0
 
 
 class Daemon:
     """Schedules the app's jobs and runs until SIGTERM/SIGINT.
 
     :param app: the assembled :class:`monitor.app.App`.
+    :param store_give_up_seconds: how long the store may stay unwritable before the daemon
+        exits 1 (default :data:`STORE_GIVE_UP_SECONDS`, read at construction).
+    :param monotonic: the clock for that bound (tests).
+    :ivar exit_code: what :meth:`run` returns: 0 after SIGTERM/SIGINT, 1 after giving up
+        on the store or refusing a damaged one.
     """
 
-    def __init__(self, app: App):
+    def __init__(self, app: App, *, store_give_up_seconds: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.app = app
         self.log = get_logger()
+        self.store_give_up_seconds = STORE_GIVE_UP_SECONDS if store_give_up_seconds is None \
+            else store_give_up_seconds
+        self.monotonic = monotonic
+        self.exit_code = 0
+        self._store_failing_since: float | None = None
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
@@ -69,6 +97,8 @@ class Daemon:
         try:
             self.app.pipeline.poll(cfg, connector)
             self.app.outbox.deliver()
+        except StoreError as exc:
+            self.store_failed(exc, "poll")
         except Exception as exc:  # noqa: BLE001 - a job must not kill the daemon
             self.log.exception("poll_job_failed", account=name, error=str(exc))
 
@@ -77,6 +107,8 @@ class Daemon:
         try:
             self.app.pipeline.process_pending()  # anything left 'new' by a crash
             self.app.outbox.deliver()
+        except StoreError as exc:
+            self.store_failed(exc, "outbox")
         except Exception as exc:  # noqa: BLE001
             self.log.exception("outbox_job_failed", error=str(exc))
 
@@ -87,6 +119,8 @@ class Daemon:
             if path:
                 self.log.info("weekly_report", path=str(path))
                 self.app.outbox.deliver()
+        except StoreError as exc:
+            self.store_failed(exc, "report")
         except Exception as exc:  # noqa: BLE001
             self.log.exception("report_job_failed", error=str(exc))
 
@@ -100,6 +134,8 @@ class Daemon:
                 if self.app.store.enqueue_alert(alert):
                     self.log.warning("account_stale", account=alert.account)
             self.app.outbox.deliver()
+        except StoreError as exc:
+            self.store_failed(exc, "health")
         except Exception as exc:  # noqa: BLE001
             self.log.exception("health_job_failed", error=str(exc))
 
@@ -110,8 +146,86 @@ class Daemon:
 
             report = purge(self.app.store, self.app.config, self.app.clock())
             self.log.info("purge", **report.to_dict())
+        except StoreError as exc:
+            self.store_failed(exc, "purge")
         except Exception as exc:  # noqa: BLE001
             self.log.exception("purge_job_failed", error=str(exc))
+
+    # ------------------------------------------------------------------ store faults
+    def store_failed(self, exc: StoreError, job: str) -> None:
+        """A job could not read or write the store: start (or continue) the give-up clock;
+        stop the daemon with exit status 1 once it has run :attr:`store_give_up_seconds`."""
+        now = self.monotonic()
+        if self._store_failing_since is None:
+            self._store_failing_since = now
+            self.log.error("store_unwritable", job=job, error=str(exc),
+                           detail=f"retrying a write every {STORE_PROBE_SECONDS:g} s; the daemon exits with status "
+                                  f"1 after {self.store_give_up_seconds:g} s so that systemd restarts it")
+            try:
+                self.scheduler.add_job(self.store_probe_job, IntervalTrigger(seconds=STORE_PROBE_SECONDS),
+                                       id="store_probe", name="store probe", replace_existing=True)
+            except Exception:  # noqa: BLE001 - scheduler already stopping
+                pass
+        else:
+            self.log.warning("store_still_unwritable", job=job, error=str(exc),
+                             seconds=round(now - self._store_failing_since, 1))
+        if now - self._store_failing_since >= self.store_give_up_seconds:
+            self.give_up(f"the store has not been writable for {now - self._store_failing_since:.0f} s: {exc}")
+
+    def store_probe_job(self) -> None:
+        """While the store is failing: try one write; clear the fault when it works."""
+        if self._store_failing_since is None:
+            return
+        try:
+            self.app.store.probe_write(self.app.clock())
+        except StoreError as exc:
+            self.store_failed(exc, "store_probe")
+            return
+        self.log.info("store_writable_again",
+                      seconds=round(self.monotonic() - self._store_failing_since, 1))
+        self._store_failing_since = None
+        try:
+            self.scheduler.remove_job("store_probe")
+        except Exception:  # noqa: BLE001 - already removed
+            pass
+
+    def give_up(self, reason: str) -> None:
+        """Stop the scheduler from inside a job; :meth:`run` then returns 1."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.exit_code = 1
+        self.log.critical("daemon_giving_up", error=reason,
+                          detail="exiting with status 1; systemd restarts the service (Restart=on-failure)")
+        from monitor.health import journal_send
+
+        journal_send(f"school-monitor exits: {reason}", "crit", fields={"SM_EVENT": "daemon_giving_up"})
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:  # noqa: BLE001 - not started yet (SchedulerNotRunningError): run() returns 1 anyway
+            pass
+
+    def check_store(self) -> bool:
+        """At start: ``PRAGMA quick_check`` (False, logged CRITICAL, when damaged) and one
+        write (a failure starts the give-up clock; the daemon keeps trying)."""
+        store = self.app.store
+        try:
+            damage = store.quick_check()
+        except StoreError as exc:
+            damage, text = ["unreadable"], str(exc)
+        else:
+            text = store.damage_report(damage) if damage else ""
+        if damage:
+            self.log.critical("store_damaged", error=text)
+            from monitor.health import journal_send
+
+            journal_send(text, "crit", fields={"SM_EVENT": "store_damaged"})
+            return False
+        try:
+            store.probe_write(self.app.clock())
+        except StoreError as exc:
+            self.store_failed(exc, "start")
+        return True
 
     def watchdog_job(self) -> None:
         """Tell systemd the scheduler is alive."""
@@ -169,7 +283,13 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
 
     def run(self) -> int:
-        """Schedule, install signal handlers, block until stopped. Returns the exit code 0."""
+        """Check the store, schedule, install signal handlers, block until stopped.
+
+        :returns: the exit status: 0 after SIGTERM/SIGINT; 1 when the store is damaged
+            (nothing is scheduled) or stayed unwritable for :attr:`store_give_up_seconds`.
+        """
+        if not self.check_store():
+            return 1
         self.schedule()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
@@ -182,5 +302,5 @@ class Daemon:
         except ImportError:
             pass
         self.scheduler.start()
-        self.log.info("stopped")
-        return 0
+        self.log.info("stopped", exit_code=self.exit_code)
+        return self.exit_code

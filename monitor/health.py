@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from monitor.config import Config
@@ -94,6 +94,57 @@ def watchdog_interval(environ: Mapping[str, str] | None = None, pid: int | None 
         except ValueError:
             return None
     return value / 1_000_000 / 2
+
+
+#: Where journald listens for its native protocol (``systemd-journald.service(8)``).
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+#: syslog priorities (``syslog(3)``) as journald's ``PRIORITY=`` field takes them.
+PRIORITIES = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+
+
+def _journal_field(name: str, value: str) -> bytes:
+    data = value.encode("utf-8", "replace")
+    if b"\n" not in data:
+        return name.encode() + b"=" + data + b"\n"
+    # a value with newlines: name, newline, 64-bit little-endian length, data, newline
+    return name.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
+
+
+def journal_send(message: str, priority: str = "crit", *, fields: Mapping[str, Any] | None = None,
+                 socket_path: str | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Write one entry to the systemd journal with its native protocol (one datagram on
+    ``/run/systemd/journal/socket``; format in ``systemd.journal-fields(7)`` and
+    https://systemd.io/JOURNAL_NATIVE_PROTOCOL/), so it carries a real journal priority:
+    ``journalctl -u school-monitor -p crit`` shows it. (The daemon's ordinary JSON lines on
+    stdout all reach the journal at priority ``info``.)
+
+    :param message: the ``MESSAGE=`` text (plain words, may span lines).
+    :param priority: a key of :data:`PRIORITIES` (default ``crit``, 2).
+    :param fields: extra fields, e.g. ``{"ALERT_ID": 12}`` (names are upper-cased; values
+        are turned into text).
+    :param socket_path: the socket (tests); default :data:`JOURNAL_SOCKET`, used only when
+        ``$JOURNAL_STREAM`` is set (systemd connected our output to the journal).
+    :param environ: environment to read ``$JOURNAL_STREAM`` from (default :data:`os.environ`).
+    :returns: True when the entry was sent; False when not under journald or the send
+        failed. Never raises.
+    """
+    env = os.environ if environ is None else environ
+    if socket_path is None:
+        if not env.get("JOURNAL_STREAM"):
+            return False
+        socket_path = JOURNAL_SOCKET
+    parts = [_journal_field("MESSAGE", message),
+             _journal_field("PRIORITY", str(PRIORITIES.get(priority, 2))),
+             _journal_field("SYSLOG_IDENTIFIER", "school-monitor")]
+    for key, value in (fields or {}).items():
+        name = "".join(ch if ch.isalnum() else "_" for ch in str(key).upper()).lstrip("_") or "FIELD"
+        parts.append(_journal_field(name, "" if value is None else str(value)))
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.sendto(b"".join(parts), socket_path)
+        return True
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- stale accounts
@@ -207,10 +258,30 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "most_attempts": n, "last_delivery_error": str|None},
         "last_report": {"week", "status", "generated_at", "sent_at", "path"} | None,
         "recent_errors": [{"account", "at", "error"}],
-        "healthy": bool, "problems": [str]}``.
-        ``healthy`` is False when any enabled account is stale or paused (the command's
-        exit status 1); ``problems`` says why, one line each.
+        "store": {"path", "quick_check": "ok" | [problem]},
+        "healthy": bool, "problems": [str]}``; ``outbox`` also holds
+        ``"escalations_overdue": [{"alert_id", "created_at", "waited_minutes", "last_error"}]``
+        (escalations not delivered ``[alerts] escalation_max_wait_minutes`` after they were
+        raised) and ``"escalation_max_wait_minutes"``.
+        ``healthy`` is False when any enabled account is stale or paused, when an
+        escalation is overdue, or when ``PRAGMA quick_check`` finds the store damaged (the
+        command's exit status 1); ``problems`` says why, one line each. A damaged store
+        gives a report with only the ``store`` section filled (the other queries could
+        fail on the damaged pages).
+    :raises monitor.store.StoreError: when the store cannot be read at all.
     """
+    damage = store.quick_check()
+    store_info = {"path": str(store.path), "quick_check": damage or "ok"}
+    if damage:
+        return {
+            "generated_at": iso(now), "stale_after_hours": config.alerts.stale_after_hours, "accounts": [],
+            "outbox": {"alerts": {}, "alerts_pending": 0, "oldest_pending_alert": None, "messages": {},
+                       "messages_unsent": 0, "oldest_unsent_message": None, "most_attempts": 0,
+                       "last_delivery_error": None, "escalations_overdue": [],
+                       "escalation_max_wait_minutes": config.alerts.escalation_max_wait_minutes},
+            "last_report": None, "recent_errors": [], "store": store_info,
+            "healthy": False, "problems": [store.damage_report(damage)],
+        }
     limit = config.alerts.stale_after_hours
     stale_names = {a.account for a in stale_accounts(config, store, now)}
     rows = {r["key"]: r for r in store.db.query("SELECT * FROM accounts ORDER BY key")}
@@ -270,7 +341,32 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "oldest_unsent_message": unsent.get("oldest"),
         "most_attempts": unsent.get("most") or 0,
         "last_delivery_error": last_err,
+        "escalations_overdue": [],
+        "escalation_max_wait_minutes": config.alerts.escalation_max_wait_minutes,
     }
+    if config.alerts.enabled:
+        wait = config.alerts.escalation_max_wait_minutes
+        cutoff = iso((now - timedelta(minutes=wait)).replace(microsecond=0))
+        for r in store.db.query(
+                "SELECT a.id, a.created_at, a.status, m.last_error FROM alerts a LEFT JOIN messages m "
+                "ON m.message_id = a.message_id WHERE a.kind = 'escalation' AND a.status != 'sent' "
+                "AND a.created_at <= ? ORDER BY a.created_at, a.id", [cutoff]):
+            try:
+                waited = round(_hours(parse_time(r["created_at"]), now) * 60)
+            except ValueError:
+                waited = None
+            why = r["last_error"] or ("no recipient address configured" if r["status"] == "pending"
+                                      else "not attempted yet")
+            outbox["escalations_overdue"].append({"alert_id": r["id"], "created_at": r["created_at"],
+                                                  "waited_minutes": waited, "last_error": why})
+        overdue = outbox["escalations_overdue"]
+        if overdue:
+            oldest = overdue[0]
+            problems.append(
+                f"{len(overdue)} escalation(s) not delivered after more than {wait:g} min (oldest: alert "
+                f"{oldest['alert_id']}, waiting {oldest['waited_minutes']} min; last error: {oldest['last_error']}): "
+                f"read them with `school-monitor review show ID` and act directly; they are listed in "
+                f"undelivered-escalations.log next to the store")
     report = store.one(
         "SELECT week, status, generated_at, sent_at, path FROM reports ORDER BY generated_at DESC, week DESC LIMIT 1")
     recent = [{"account": r["account"], "at": r["finished_at"], "error": r["error"]}
@@ -282,6 +378,7 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "outbox": outbox,
         "last_report": report,
         "recent_errors": recent,
+        "store": store_info,
         "healthy": not problems,
         "problems": problems,
     }

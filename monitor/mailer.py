@@ -27,7 +27,7 @@ import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from monitor.config import Config, SecretError, SmtpConfig
 from monitor.files import write_private
@@ -55,13 +55,37 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
-    """Something that delivers one email (SMTP, a mail folder, a test double)."""
+    """Something that delivers one email (SMTP, a mail folder, a test double).
+
+    Senders of this module also take ``on_accepted`` (their class attribute
+    ``reports_acceptance`` is True; use :func:`send_with_acceptance`): a callable run the
+    moment the message is delivered (SMTP: the server's 250 reply to the end of ``DATA``),
+    *before* the session is closed, so the outbox records ``sent`` without waiting for
+    the ``QUIT`` round trip: a crash in that round trip no longer makes a duplicate. An
+    exception raised by ``on_accepted`` propagates unchanged; a failure after acceptance
+    (a refused ``QUIT``) does not undo the delivery and is not raised.
+    """
 
     def send(self, msg: EmailMessage, recipients: list[str]) -> None:
         """Deliver ``msg`` to the envelope ``recipients`` (the ``To`` header is not read).
 
         :raises DeliveryError: when it was not delivered.
         """
+
+
+def send_with_acceptance(sender: Sender, msg: EmailMessage, recipients: list[str],
+                         on_accepted: Callable[[], None]) -> None:
+    """``sender.send(msg, recipients)``, with ``on_accepted`` run as soon as the message is
+    delivered: by the sender itself when it ``reports_acceptance`` (before it closes the
+    session), else after ``send`` returns.
+
+    :raises DeliveryError: when it was not delivered (``on_accepted`` has not run).
+    """
+    if getattr(sender, "reports_acceptance", False):
+        sender.send(msg, recipients, on_accepted=on_accepted)  # type: ignore[call-arg]
+    else:
+        sender.send(msg, recipients)
+        on_accepted()
 
 
 def _reply_text(resp: bytes | str | None) -> str:
@@ -81,6 +105,8 @@ class SmtpSender:
     :param environ: environment used to resolve the password secret (tests); defaults to
         :data:`os.environ`.
     """
+
+    reports_acceptance = True
 
     def __init__(self, cfg: SmtpConfig, *, environ: dict[str, str] | None = None):
         self.cfg = cfg
@@ -103,12 +129,15 @@ class SmtpSender:
             return smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=self.ssl_context())
         return smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
 
-    def send(self, msg: EmailMessage, recipients: list[str]) -> None:
-        """Connect, secure, authenticate, send ``msg`` to ``recipients``, quit.
+    def send(self, msg: EmailMessage, recipients: list[str],
+             on_accepted: Callable[[], None] | None = None) -> None:
+        """Connect, secure, authenticate, send ``msg`` to ``recipients``, run
+        ``on_accepted`` (the server has replied 250 to the data), quit.
 
         Some recipients refused while others accepted counts as delivered (the server
         took responsibility for the rest); the refused ones are named in a
-        :class:`DeliveryError` only when *all* are refused.
+        :class:`DeliveryError` only when *all* are refused. Once the server has accepted
+        the message, a failure while quitting is ignored (it was delivered).
 
         :raises DeliveryError: ``connect`` (refused, DNS, timeout: transient), ``tls``
             (handshake or certificate verification failed, STARTTLS not offered:
@@ -119,7 +148,21 @@ class SmtpSender:
         """
         if not recipients:
             raise DeliveryError("no recipients given", permanent=True, reason="refused")
-        self._session(lambda smtp: smtp.send_message(msg, to_addrs=list(recipients)))
+        accepted = False
+
+        def action(smtp: smtplib.SMTP) -> None:
+            nonlocal accepted
+            smtp.send_message(msg, to_addrs=list(recipients))
+            accepted = True
+            if on_accepted is not None:
+                on_accepted()
+
+        try:
+            self._session(action)
+        except DeliveryError:
+            if accepted:
+                return  # refused QUIT or a dropped line after the 250: the server has the message
+            raise
 
     def check(self) -> str:
         """Connect, secure and authenticate as :meth:`send` would, send ``NOOP``, quit
@@ -230,11 +273,14 @@ class MailDirSender:
     :param directory: the folder; created if missing.
     """
 
+    reports_acceptance = True
+
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
 
-    def send(self, msg: EmailMessage, recipients: list[str]) -> None:
-        """Write ``msg`` as ``<Message-ID>.eml``.
+    def send(self, msg: EmailMessage, recipients: list[str],
+             on_accepted: Callable[[], None] | None = None) -> None:
+        """Write ``msg`` as ``<Message-ID>.eml``, then run ``on_accepted``.
 
         :raises DeliveryError: ``io`` (transient) when the folder cannot be written.
         """
@@ -243,6 +289,8 @@ class MailDirSender:
         except OSError as exc:
             raise DeliveryError(f"mail folder {self.directory}: cannot write: {exc.strerror}",
                                 permanent=False, reason="io") from None
+        if on_accepted is not None:
+            on_accepted()
 
 
 class TeeSender:
@@ -251,14 +299,18 @@ class TeeSender:
     after the primary delivered must not make the outbox send the message again, so
     copy failures are ignored."""
 
+    reports_acceptance = True
+
     def __init__(self, primary: Sender, copies: Sequence[Sender]):
         self.primary = primary
         self.copies = list(copies)
 
-    def send(self, msg: EmailMessage, recipients: list[str]) -> None:
-        """Send with the primary (errors propagate), then write the copies (their
-        errors are ignored: the message was delivered)."""
-        self.primary.send(msg, recipients)
+    def send(self, msg: EmailMessage, recipients: list[str],
+             on_accepted: Callable[[], None] | None = None) -> None:
+        """Send with the primary (errors propagate; ``on_accepted`` runs when the primary
+        has delivered), then write the copies (their errors are ignored: the message was
+        delivered)."""
+        send_with_acceptance(self.primary, msg, recipients, on_accepted or (lambda: None))
         for copy in self.copies:
             try:
                 copy.send(msg, recipients)
@@ -277,4 +329,4 @@ def sender_from_config(config: Config) -> Sender:
 
 
 __all__ = ["DeliveryError", "Sender", "SmtpSender", "MailDirSender", "TeeSender", "sender_from_config",
-           "eml_filename"]
+           "eml_filename", "send_with_acceptance"]

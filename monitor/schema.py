@@ -496,3 +496,24 @@ SELECT s.platform, s.comment_id, s.account, s.post_id, s.parent_id, s.author_id,
        s.first_seen, s.last_seen, s.deleted_at, s.status, s.flagged, s.purged_at
 FROM comment_state s
 LEFT JOIN comment_versions v ON v.platform = s.platform AND v.comment_id = s.comment_id AND v.version = s.version"""
+
+
+@migrations()
+def m007_outbox_attempts(db: Database) -> None:
+    """Delivery bookkeeping for crashes and outages (issue 14, items 10 and 11).
+
+    * ``messages.attempt_started_at``: set and committed *before* a message is handed to
+      the SMTP server, cleared when the attempt's outcome is recorded. A value left
+      behind means the attempt was cut off (a crash or kill during delivery): the
+      message may or may not have reached the server.
+    * ``messages.cutoffs``: how many attempts of the message were found cut off.
+    * ``alerts.undelivered_alarm_at``: when the undelivered-escalation alarm was raised
+      for an escalation (once per alert).
+    """
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN attempt_started_at TEXT;
+        ALTER TABLE messages ADD COLUMN cutoffs INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE alerts ADD COLUMN undelivered_alarm_at TEXT;
+        """
+    )

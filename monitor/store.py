@@ -124,6 +124,32 @@ class StoreError(Exception):
     cause (read-only, disk full, locked, not a database)."""
 
 
+class StoreCorrupt(StoreError):
+    """The store file is damaged (SQLite reports a malformed page, or the file is not a
+    database). The message names the file and says what to restore it from."""
+
+
+#: What to do about a damaged store, in plain words (deploy/INSTALL.md, "Upgrades and backups").
+RESTORE_ADVICE = ("stop the service (systemctl stop school-monitor), keep the damaged file aside, and restore "
+                  "the latest backup made with sqlite3 .backup (deploy/INSTALL.md, section 9 \"Upgrades and "
+                  "backups\") to this path, deleting its -wal and -shm files; then start the service: "
+                  "comments since the backup are read again from the platforms")
+
+# SQLite primary result codes that mean the file itself is damaged or unusable.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_SQLITE_FAULTS = {8: "readonly", 10: "ioerr", 13: "full", 14: "cantopen", 11: "corrupt", 26: "notadb"}
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True when a :mod:`sqlite3` error says the database file is damaged
+    (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``, "database disk image is malformed")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return True
+    low = str(exc).lower()
+    return "malformed" in low or "not a database" in low
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON text (sorted keys, UTF-8, no spaces) as stored in JSON columns."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -167,6 +193,10 @@ class IngestStats:
 def _translate(exc: BaseException, path: Path) -> StoreError:
     msg = str(exc)
     low = msg.lower()
+    if is_corruption(exc):
+        what = ("is not a SQLite database, or its first page is damaged" if "not a database" in low
+                else "is damaged")
+        return StoreCorrupt(f"store {path} {what} (SQLite: {msg}): {RESTORE_ADVICE}")
     if "readonly" in low or "read-only" in low:
         why = "the file or its folder is read-only"
     elif "disk is full" in low or "database or disk is full" in low:
@@ -180,6 +210,91 @@ def _translate(exc: BaseException, path: Path) -> StoreError:
     else:
         why = msg
     return StoreError(f"store {path}: {why} ({msg}); nothing was written by the failed step")
+
+
+def _is_fault(exc: BaseException) -> bool:
+    """A :mod:`sqlite3` error about the file (damaged, read-only, full, I/O), not about a
+    statement (constraint, syntax)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_FAULTS
+    low = str(exc).lower()
+    return is_corruption(exc) or any(w in low for w in ("readonly", "disk is full", "disk i/o", "unable to open"))
+
+
+class _GuardedCursor:
+    """A :class:`sqlite3.Cursor` whose row fetching reports a damaged file as :class:`StoreCorrupt`."""
+
+    def __init__(self, cursor: sqlite3.Cursor, path: Path):
+        self._cursor = cursor
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except sqlite3.DatabaseError as exc:
+            if _is_fault(exc):
+                raise _translate(exc, self._path) from exc
+            raise
+
+    def fetchone(self) -> Any:
+        return self._guard(self._cursor.fetchone)
+
+    def fetchall(self) -> Any:
+        return self._guard(self._cursor.fetchall)
+
+    def fetchmany(self, *args: Any) -> Any:
+        return self._guard(self._cursor.fetchmany, *args)
+
+    def __iter__(self) -> Iterator[Any]:
+        return _guarded_rows(iter(self._cursor), self._path)
+
+
+def _guarded_rows(rows: Iterator[Any], path: Path) -> Iterator[Any]:
+    try:
+        yield from rows
+    except sqlite3.DatabaseError as exc:
+        if _is_fault(exc):
+            raise _translate(exc, path) from exc
+        raise
+
+
+class StoreDatabase(Database):
+    """The :class:`sqlite_utils.Database` of a :class:`Store`: a damaged, read-only or
+    full file surfaces as :class:`StoreError` / :class:`StoreCorrupt` naming the file,
+    from every query anyone runs on ``store.db`` (the evidence check, the reports, the
+    review queue), never as a raw :mod:`sqlite3` traceback. Errors about a statement
+    (constraints, the audit log's append-only triggers) stay :mod:`sqlite3` errors."""
+
+    store_path: Path = Path("?")
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return _GuardedCursor(super().execute(sql, parameters), self.store_path)
+        except sqlite3.DatabaseError as exc:
+            if _is_fault(exc):
+                raise _translate(exc, self.store_path) from exc
+            raise
+
+    def executescript(self, sql: str) -> Any:  # type: ignore[override]
+        try:
+            return super().executescript(sql)
+        except sqlite3.DatabaseError as exc:
+            if _is_fault(exc):
+                raise _translate(exc, self.store_path) from exc
+            raise
+
+    def query(self, sql: str, params: Any = None) -> Any:  # type: ignore[override]
+        try:
+            rows = super().query(sql, params)
+        except sqlite3.DatabaseError as exc:
+            if _is_fault(exc):
+                raise _translate(exc, self.store_path) from exc
+            raise
+        return _guarded_rows(rows, self.store_path)
 
 
 class Store:
@@ -207,7 +322,8 @@ class Store:
                 fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 os.close(fd)
             conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
-            db = Database(conn)
+            db = StoreDatabase(conn)
+            db.store_path = p
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":
                 db.enable_wal()
@@ -219,6 +335,37 @@ class Store:
             return store
         except (sqlite3.Error, OSError) as exc:
             raise _translate(exc, p) from exc
+
+    def quick_check(self, max_errors: int = 10) -> list[str]:
+        """SQLite's ``PRAGMA quick_check`` (structure of every page and index, without
+        the slower cross-checks of ``integrity_check``).
+
+        :returns: ``[]`` when the file is sound, else up to ``max_errors`` problems as
+            SQLite words them (e.g. ``"Page 120: btreeInitPage() returns error code 11"``).
+        :raises StoreError: when the file cannot be read at all.
+        """
+        try:
+            rows = [str(r[0]) for r in self.db.conn.execute(f"PRAGMA quick_check({int(max_errors)})").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if is_corruption(exc):
+                return [str(exc)]
+            raise _translate(exc, self.path) from exc
+        return [] if rows == ["ok"] else rows
+
+    def damage_report(self, problems: Sequence[str]) -> str:
+        """One plain paragraph for a damaged store: the file, what SQLite found (first
+        problem), and what to restore from."""
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        return (f"store {self.path} is damaged (PRAGMA quick_check: {problems[0]}{more}): {RESTORE_ADVICE}")
+
+    def probe_write(self, now: datetime) -> None:
+        """Write one row (``state.store_writable_at``) and commit: the cheapest proof that
+        the file can be written (a read-only file or filesystem, a full disk fail here).
+
+        :raises StoreError: when it cannot be written.
+        """
+        with self.transaction():
+            self.set_state("store_writable_at", iso(now))
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; returns their names."""

@@ -87,22 +87,81 @@ def test_smtp_down_for_hours_then_up_delivers_every_alert_exactly_once(tmp_path,
 
     for _ in range(6 * 60):                                 # six hours of one-minute outbox runs
         clock.advance(minutes=1)
-        outbox.deliver()
-    attempts = [r["attempts"] for r in store.db.query("SELECT attempts FROM messages")]
-    assert max(attempts) <= 17                              # backoff: 1, 2, 4, 8, 16, then every 30 min (not 360)
-    assert store.scalar("SELECT MAX(next_attempt_at) FROM messages") <= "2026-10-20T15:31:00Z"  # cap 30 min
+        stats = outbox.deliver()
+        assert stats.failed == 1                            # one connection attempt a minute, no more
+    # The server is what is down, not a message: no message backs off, the most urgent one
+    # (the first escalation) is the one tried each minute.
+    attempts = [r["attempts"] for r in store.db.query("SELECT attempts FROM messages ORDER BY id")]
+    assert attempts[0] == 361 and sum(attempts) == 361
+    assert store.scalar("SELECT MAX(next_attempt_at) FROM messages") == "2026-10-20T15:01:00Z"
 
     server = SmtpServer(port=port).start()
     try:
-        clock.advance(minutes=31)
+        clock.advance(minutes=1)                             # the very next run after recovery
         stats = outbox.deliver()
         assert stats.sent == 4 and stats.unsent == 0 and stats.waiting_alerts == 0
+        kinds = [m["msg"]["X-School-Monitor-Alerts"] for m in server.messages]
+        assert kinds[:3] == [str(i) for i in ids[:3]]       # escalations first
         clock.advance(minutes=60)
         outbox.deliver()
         received = Counter(m["msg"]["Message-ID"] for m in server.messages)
         assert len(received) == 4 and set(received.values()) == {1}
         delivered = [a for m in server.messages for a in m["msg"]["X-School-Monitor-Alerts"].split(",")]
         assert sorted(map(int, delivered)) == sorted(ids)
+    finally:
+        server.stop()
+
+
+def test_after_an_outage_one_delivery_lets_everything_due_go_at_once(tmp_path, store, builder, clock):
+    """Issue 14 item 10: 88 messages queued in a 10-hour outage used to trickle out over
+    up to 59 minutes after recovery (each had its own backoff)."""
+    port = free_port()
+    outbox = outbox_for(tmp_path, store, clock, port, group_wait=0)
+    escalations = []
+    for hour in range(10):                                  # comments keep arriving during the outage
+        escalations.append(builder.escalation(f"threat in hour {hour}", at=clock.now))
+        for _ in range(3):
+            builder.needs_review(f"review me {hour} {_}", at=clock.now, post_id=f"1000_{600 + hour * 3 + _}")
+        for _ in range(60):
+            clock.advance(minutes=1)
+            outbox.deliver()
+    unsent = store.scalar("SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+    assert unsent == 40
+    server = SmtpServer(port=port).start()
+    try:
+        clock.advance(minutes=1)
+        stats = outbox.deliver()
+        assert stats.sent == 40 and stats.unsent == 0
+        order = [m["msg"]["X-School-Monitor-Alerts"] for m in server.messages]
+        assert order[:10] == [str(e) for e in escalations]  # escalations first
+    finally:
+        server.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_auth_refusal_holds_the_server_not_one_login_attempt_per_message(tmp_path, store, builder, clock,
+                                                                          monkeypatch):
+    server = SmtpServer(authenticator=authenticator("alerts", "right-password-123"), auth_required=True,
+                        auth_require_tls=False).start()
+    try:
+        monkeypatch.setenv("SM_TEST_SMTP_PASSWORD", "wrong-password-456")
+        outbox = outbox_for(tmp_path, store, clock, server.port, username="alerts",
+                            password_env="SM_TEST_SMTP_PASSWORD")
+        for i in range(5):
+            builder.escalation(f"threat {i}")
+        assert outbox.deliver().failed == 1
+        failed = 0
+        for _ in range(29):                                  # within the 30-minute cap: no new login attempt
+            clock.advance(minutes=1)
+            failed += outbox.deliver().failed
+        assert failed == 0
+        monkeypatch.setenv("SM_TEST_SMTP_PASSWORD", "right-password-123")
+        # a restart (e.g. after the secret was fixed) tries at once
+        restarted = outbox_for(tmp_path, store, clock, server.port, username="alerts",
+                               password_env="SM_TEST_SMTP_PASSWORD")
+        assert restarted.deliver().sent == 4                 # the refused one waits its own backoff
+        clock.advance(minutes=1)
+        assert restarted.deliver().sent == 1
     finally:
         server.stop()
 
@@ -154,18 +213,54 @@ class CrashAfterSend:
         raise SystemExit("killed between send and mark")
 
 
-def test_crash_between_send_and_mark_resends_the_same_message_id(tmp_path, store, builder, clock):
+def test_crash_between_send_and_mark_waits_then_resends_the_same_message_id(tmp_path, store, builder, clock):
     cfg = make_config(tmp_path)
     builder.escalation()
     with pytest.raises(SystemExit):
         Outbox(cfg, store, CrashAfterSend(MailDirSender(tmp_path / "mail")), clock).deliver()
     first = {p.name: p.read_bytes() for p in (tmp_path / "mail").iterdir()}
     assert len(first) == 1
-    # restart: the message is still pending and goes again with the same id and bytes
-    stats = Outbox(cfg, store, MailDirSender(tmp_path / "mail"), clock).deliver()
-    assert stats.sent == 1 and stats.built == 0
+    # The attempt was recorded (committed) before the message left.
+    row = store.one("SELECT status, attempts, attempt_started_at FROM messages")
+    assert row == {"status": "pending", "attempts": 1, "attempt_started_at": "2026-10-20T09:00:00Z"}
+    # Restart: the last attempt was cut off, so the message waits (the server may have it).
+    restarted = Outbox(cfg, store, MailDirSender(tmp_path / "mail"), clock)
+    stats = restarted.deliver()
+    assert stats.sent == 0 and stats.held == 1 and stats.built == 0
+    clock.advance(minutes=1)
+    with capture_logs() as logs:
+        stats = restarted.deliver()
+    assert stats.sent == 1
+    assert any(e["event"] == "message_attempt_cut_off" for e in logs)
     second = {p.name: p.read_bytes() for p in (tmp_path / "mail").iterdir()}
     assert second == first                                     # same file name (Message-ID) and content
+    assert store.one("SELECT attempts, cutoffs, attempt_started_at FROM messages") == {
+        "attempts": 2, "cutoffs": 1, "attempt_started_at": None}
+
+
+def test_a_crash_loop_never_sends_one_message_more_than_twice(tmp_path, store, builder, clock):
+    cfg = make_config(tmp_path)                                # retry_max_minutes = 30
+    builder.escalation()
+    sent = []
+
+    class Recording:
+        def send(self, msg, recipients):
+            sent.append(str(msg["Message-ID"]))
+
+    # A crash loop: each new process is killed while it sends; systemd restarts it 30 s later.
+    for _ in range(40):
+        outbox = Outbox(cfg, store, CrashAfterSend(Recording()), clock)
+        try:
+            outbox.deliver()
+        except SystemExit:
+            pass
+        clock.advance(seconds=30)
+    assert len(sent) == 2 and len(set(sent)) == 1              # twice at most, same Message-ID
+    # The loop is over: a process that has been up for the wait sends it (a third time).
+    calm = Outbox(cfg, store, Recording(), clock)
+    assert calm.deliver().sent == 0
+    clock.advance(minutes=2)
+    assert calm.deliver().sent == 1 and len(sent) == 3
 
 
 def test_unacknowledged_escalation_repeats_until_acknowledged(tmp_path, store, builder, clock, smtp_server):
@@ -249,3 +344,125 @@ def test_an_alert_the_renderer_fails_on_still_goes_out(tmp_path, store, builder,
     assert str(msg["Subject"]).strip().startswith("[Brookfield Primary School] ESCALATION: 1 alert(s)")
     body = msg.get_content()
     assert f"school-monitor review show {aid}" in body and "comments which threaten violence" in body
+
+
+def test_an_undelivered_escalation_raises_the_alarm_once(tmp_path, store, builder, clock, monkeypatch):
+    """Issue 14 item 10: an escalation that cannot be emailed goes to the journal at
+    priority crit and to undelivered-escalations.log next to the store, once."""
+    import socket
+
+    from monitor import health
+
+    journal = tmp_path / "journal.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(journal))
+    sock.settimeout(5)
+    monkeypatch.setattr(health, "JOURNAL_SOCKET", str(journal))
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")              # what systemd sets for a journal-connected unit
+    port = free_port()
+    outbox = outbox_for(tmp_path, store, clock, port)            # escalation_max_wait_minutes: 15 by default
+    aid = builder.escalation()
+    alarm = store.path.parent / "undelivered-escalations.log"
+    try:
+        for _ in range(14):
+            clock.advance(minutes=1)
+            assert outbox.deliver().alarms == 0
+        assert not alarm.exists()
+        clock.advance(minutes=1)
+        with capture_logs() as logs:
+            assert outbox.deliver().alarms == 1
+        [event] = [e for e in logs if e["event"] == "escalation_undelivered"]
+        assert event["log_level"] == "critical" and event["alert_id"] == aid and event["waited_minutes"] == 15
+        text = alarm.read_text()
+        assert f"ESCALATION NOT DELIVERED: alert {aid} (threat_violence" in text
+        assert "cannot connect" in text and f"school-monitor review show {aid}" in text
+        assert oct(alarm.stat().st_mode & 0o777) == "0o600"
+        datagram = sock.recv(65536).decode()
+        fields = dict(line.split("=", 1) for line in datagram.splitlines() if "=" in line)
+        assert fields["PRIORITY"] == "2" and fields["ALERT_ID"] == str(aid)
+        assert fields["MESSAGE"].startswith("2026-10-20T09:15:00Z ESCALATION NOT DELIVERED")
+        for _ in range(30):                                      # once per escalation, not every minute
+            clock.advance(minutes=1)
+            assert outbox.deliver().alarms == 0
+        assert alarm.read_text().count("NOT DELIVERED") == 1
+        server = SmtpServer(port=port).start()
+        try:
+            clock.advance(minutes=1)
+            assert outbox.deliver().sent == 1
+        finally:
+            server.stop()
+        assert f"DELIVERED LATE: alert {aid}" in alarm.read_text()
+    finally:
+        sock.close()
+
+
+def test_escalation_max_wait_is_a_validated_config_key(tmp_path):
+    from monitor.config import ConfigError, parse_config
+
+    cfg = parse_config({"school": {"name": "S"}, "alerts": {"escalation_max_wait_minutes": 30}})
+    assert cfg.alerts.escalation_max_wait_minutes == 30
+    assert parse_config({"school": {"name": "S"}}).alerts.escalation_max_wait_minutes == 15
+    with pytest.raises(ConfigError) as info:
+        parse_config({"school": {"name": "S"}, "alerts": {"escalation_max_wait_minutes": 0}}, source="c.toml")
+    assert "alerts.escalation_max_wait_minutes" in str(info.value)
+
+
+class QuitWatcher:
+    """aiosmtpd handler: accepts every message; at QUIT it reads the outbox's record of the
+    message from the store file (another connection) and answers ``quit_reply``."""
+
+    def __init__(self, db_path, quit_reply="221 Bye"):
+        self.db_path = db_path
+        self.quit_reply = quit_reply
+        self.received = []
+        self.status_at_quit = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope.content)
+        return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server, session, envelope):
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            self.status_at_quit.append(conn.execute("SELECT status FROM messages ORDER BY id DESC").fetchone()[0])
+        finally:
+            conn.close()
+        return self.quit_reply
+
+
+def _watch(handler):
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def test_sent_is_recorded_when_the_server_accepts_before_quit(tmp_path, store, builder, clock):
+    """Issue 14 item 11: the duplicate window no longer includes the QUIT round trip."""
+    handler = QuitWatcher(store.path)
+    controller, port = _watch(handler)
+    try:
+        outbox = outbox_for(tmp_path, store, clock, port)
+        builder.escalation()
+        assert outbox.deliver().sent == 1
+    finally:
+        controller.stop()
+    assert handler.status_at_quit == ["sent"]                   # committed before the server saw QUIT
+
+
+def test_a_refused_quit_after_acceptance_is_a_delivery_not_a_resend(tmp_path, store, builder, clock):
+    handler = QuitWatcher(store.path, quit_reply="421 closing for maintenance")
+    controller, port = _watch(handler)
+    try:
+        outbox = outbox_for(tmp_path, store, clock, port)
+        aid = builder.escalation()
+        assert outbox.deliver().sent == 1
+        clock.advance(minutes=30)
+        assert outbox.deliver().sent == 0
+    finally:
+        controller.stop()
+    assert len(handler.received) == 1 and alert_status(store, aid) == "sent"

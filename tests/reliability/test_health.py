@@ -159,7 +159,7 @@ def _fill(store):
     succeed(store, "x", T0 + timedelta(hours=2), reads=850)
     store.record_poll_failure("x", now, now, "X HTTP 503 Service Unavailable")
     store.db.execute("INSERT INTO alerts(dedupe_key, kind, created_at, status) VALUES "
-                     "('a1', 'escalation', ?, 'pending'), ('a2', 'needs_review', ?, 'sent')",
+                     "('a1', 'needs_review', ?, 'pending'), ('a2', 'escalation', ?, 'sent')",
                      [iso(T0 + timedelta(hours=1)), iso(T0)])
     store.db.execute("INSERT INTO messages(message_id, kind, next_attempt_at, created_at, status, attempts, "
                      "last_error) VALUES ('<m1@x>', 'alert', ?, ?, 'pending', 3, "
@@ -199,6 +199,26 @@ def test_status_report_unhealthy_when_paused_or_stale(store):
     assert any("x is paused: X 401" in p for p in rep["problems"])
     assert any("fb has not polled successfully" in p for p in rep["problems"])
     assert all("off" not in p.split()[1] for p in rep["problems"])  # disabled: never a problem
+
+
+def test_status_unhealthy_when_an_escalation_waits_longer_than_the_limit(store, tmp_path):
+    """Issue 14 item 10: 88 emails unsent after 10 hours and `status` said OK."""
+    from monitor.cli_status import format_status
+
+    now = _fill(store)
+    store.db.execute("INSERT INTO alerts(dedupe_key, kind, urgent, created_at, status, message_id) VALUES "
+                     "('e1', 'escalation', 1, ?, 'queued', '<m1@x>')", [iso(now - timedelta(minutes=14))])
+    cfg = make_config(escalation_max_wait_minutes=15)
+    assert health.status_report(cfg, store, now)["healthy"] is True
+    rep = health.status_report(cfg, store, now + timedelta(minutes=2))
+    assert rep["healthy"] is False
+    [overdue] = rep["outbox"]["escalations_overdue"]
+    assert overdue["waited_minutes"] == 16 and overdue["last_error"] == "SMTP 421 try later"
+    assert any("1 escalation(s) not delivered after more than 15 min" in p for p in rep["problems"])
+    text = format_status(rep)
+    assert "ESCALATION NOT DELIVERED: alert" in text and "Health: ATTENTION" in text
+    # alerts switched off on purpose (a trial store): not a problem of delivery
+    assert health.status_report(make_config(enabled=False), store, now + timedelta(minutes=2))["healthy"] is True
 
 
 def test_format_status_is_readable_and_one_line_per_error(store):

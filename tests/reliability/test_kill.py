@@ -149,6 +149,9 @@ def kill_during(platforms, proc, phase: str, rnd: random.Random, timeout: float 
 
 def test_sigkill_at_random_points_loses_nothing_and_sends_once(platforms, tmp_path):
     rnd = random.Random(int(os.environ.get("SM_KILL_SEED", "20261121")))
+    # A message whose attempt a kill cut off waits (backoff capped at retry_max_minutes)
+    # before it is sent again: keep that wait within the test's idle timeout.
+    platforms.reconfigure(extra_alerts="\nretry_max_minutes = 0.25")
     log_path = tmp_path / "daemon.log"
     slow_down(platforms, 0.01)
     kills, landed = 0, []
