@@ -291,8 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from monitor.store import StoreError
+        import sqlite3
 
+        from monitor.store import StoreError, _is_fault, _translate
+
+        if isinstance(exc, sqlite3.DatabaseError) and _is_fault(exc):
+            # a read outside the store's guarded cursor met a damaged or unusable file
+            path = getattr(args, "db", None) or "(the configured store)"
+            exc = _translate(exc, path)
         if isinstance(exc, StoreError):
             log.error("store_error", error=str(exc))
             print(f"error: {exc}", file=sys.stderr)
