@@ -1,8 +1,9 @@
-"""The embedded toxicity scorer: a linear model over word and character n-grams, run in
-pure numpy (no scikit-learn, no torch at run time).
+"""The n-gram scorer: a linear model over word and character n-grams, run in pure numpy (no
+scikit-learn, no torch at run time).
 
-The model is trained by ``training/train_embedded.py`` (scikit-learn, a dev dependency) and
-exported as portable files in ``classifiers/model/``:
+It is the n-gram part of the signals model (:mod:`classifiers.signals`, trained by
+``training/train_signals.py``) and the learned escalation reviewer's engine; models are
+exported as portable files (``classifiers/model/signals/ngram/``):
 
 * ``embedded.npz``: arrays ``idf`` (float32, ``n_features``), ``coef`` (float32,
   ``n_features x n_labels``), ``intercept`` (float32, ``n_labels``); loaded with
@@ -36,8 +37,10 @@ import numpy as np
 
 from classifiers.base import ScorerError
 
-#: Folder holding the committed model files.
-MODEL_DIR = Path(__file__).resolve().parent / "model"
+#: Folder holding the shipped n-gram model: the n-gram part of the signals model
+#: (:mod:`classifiers.signals`, eight labels). The 1.1.0 model that stood here alone is no
+#: longer shipped (``classifiers/model/MODEL_CARD-1.1.0.md``).
+MODEL_DIR = Path(__file__).resolve().parent / "model" / "signals" / "ngram"
 WEIGHTS_FILE = "embedded.npz"
 VOCAB_FILE = "embedded.vocab.json"
 MANIFEST_FILE = "manifest.json"
@@ -383,8 +386,14 @@ def known_words(model: EmbeddedModel, min_df: int = 3) -> frozenset[str]:
     Document frequencies are recovered from the stored idf,
     ``idf = ln((1 + n) / (1 + df)) + 1`` with ``n`` the training comment count.
 
+    A model trained on sets that are not all English records its reading vocabulary
+    instead (``meta["reading_words"]``, the words of its English sets), which is used as
+    it is.
+
     :raises ScorerError: the model's metadata lacks ``n_documents``.
     """
+    if "reading_words" in model.meta:
+        return frozenset(model.meta["reading_words"])
     n = int(model.meta.get("n_documents", 0))
     if n <= 0:
         raise ScorerError("embedded model metadata lacks n_documents; retrain it")

@@ -61,23 +61,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Handler of ``model info``: prints the embedded model's metadata as JSON."""
+    """Handler of ``model info``: prints the packaged signals model's metadata as JSON."""
     from classifiers.base import ScorerError
-    from classifiers.embedded import MODEL_DIR, load_model
     from classifiers.language import DEFAULT_LANGUAGES
+    from classifiers.signals import SIGNALS_DIR, SignalsScorer
 
     try:
-        model = load_model()
+        scorer = SignalsScorer()
     except ScorerError as exc:
         raise CommandError(str(exc)) from None
     print(json.dumps({
         "embedded": {
-            "version": model.version,
-            "labels": list(model.labels),
-            "features": len(model.features),
-            "directory": str(MODEL_DIR),
-            "model_card": str(MODEL_DIR / "MODEL_CARD.md"),
-            "training": model.meta,
+            "version": scorer.version,
+            "labels": list(scorer.labels),
+            "encoder": {"model": "all-MiniLM-L6-v2, ONNX int8", "max_length": scorer.encoder.max_length,
+                        "dim": scorer.encoder.dim},
+            "ngram_features": len(scorer.ngram.model.features),
+            "directory": str(SIGNALS_DIR),
+            "model_card": str(SIGNALS_DIR / "MODEL_CARD.md"),
         },
         "language_detection": {"library": "lingua-language-detector", "mode": "low accuracy",
                                "languages": list(DEFAULT_LANGUAGES)},
@@ -104,5 +105,5 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     add_config_arg(v)
     v.set_defaults(func=cmd_verify)
 
-    i = msub.add_parser("info", help="show the packaged embedded model and the language detector settings")
+    i = msub.add_parser("info", help="show the packaged signals model and the language detector settings")
     i.set_defaults(func=cmd_info)

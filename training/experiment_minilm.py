@@ -1,6 +1,6 @@
 """Experiment (not part of the shipped model): can all-MiniLM-L6-v2 lift the embedded
 scorer's OLID figures? Records of the runs and their figures are in
-``classifiers/model/MODEL_CARD.md`` ("Attempts to reach the OLID goals").
+``classifiers/model/MODEL_CARD-1.1.0.md`` ("Attempts to reach the OLID goals").
 
 Needs, at training time only: the ``detoxify`` extra (``torch==2.13.0``, transformers,
 tokenizers; never an unpinned torch), the ``dev`` extra (scikit-learn), and the

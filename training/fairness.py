@@ -8,7 +8,8 @@ Two things are added to the *train* split only (never to calib or test):
   model then cannot learn that "Muslim" rather than "Christian" makes a sentence hateful;
   what the sentence says about the group must.
 * **Neutral identity sentences**: :data:`NEUTRAL_TEMPLATES` filled with every term, every
-  signal labelled 0.
+  signal labelled 0, weighted up in training (``FAIRNESS_WEIGHT`` in
+  ``training/train_signals.py``).
 
 The benchmark ``benchmarks/identity_bias.py`` measures with its own templates, none of which
 is here; its terms overlap with these, except the terms of :data:`HELD_OUT_TERMS`, which
@@ -57,6 +58,24 @@ NEUTRAL_TEMPLATES = [
     "she's {t}, he's not, and they're best mates",
     "Happy to say the {t} kids settled in really well",
     "talk on {t} history at the library on thursday",
+    "{t} and proud, thanks for making my kids feel at home",
+    "the {t} mums do the best cakes at the fair",
+    "my husband is {t}, our kids are mixed and happy here",
+    "there are a few {t} children in the class and they get on great",
+    "Good to see the school celebrating {t} culture",
+    "being {t} has never been an issue here",
+    "our family is {t} and the teachers have been so supportive",
+    "{t} lad in year 5 won the spelling bee, well done",
+    "I grew up {t} in this town and went to this school",
+    "{t} dads football team needs players, message me",
+    "im a {t} dad and my kids love it here",
+    "As a {t} woman I want to say thank you",
+    "I'm a {t} man and a governor at the school",
+    "i am {t} and i work in the kitchen there",
+    "speaking as a {t} parent, well done everyone",
+    "We are {t} and we chose this school on purpose",
+    "Me and my wife are both {t}",
+    "I'm {t} too, happy to help with the event",
 ]
 
 _TERM_RE = {t: re.compile(r"(?<![\w-])" + re.escape(t) + r"(?![\w-])", re.IGNORECASE)

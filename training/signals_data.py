@@ -9,19 +9,21 @@ set says nothing about it: that signal is not trained or measured on the row). T
 =================================  ==========================================================
 set / label                        signals
 =================================  ==========================================================
-Davidson, OLID, cyberbullying,     as :mod:`training.data` (Detoxify's six); complaint and
-Jigsaw samples                     allegation absent
+Davidson, OLID, Jigsaw samples     as :mod:`training.data` (Detoxify's six); complaint and
+                                   allegation absent
+cyberbullying ``not_cyberbullying``  all six 0 (the bullying types are labelled by topic, and
+                                   naming an identity is not toxic: not used)
 TRAC-1 ``NAG`` (not aggressive)    toxicity 0, severe_toxicity 0, threat 0, insult 0,
                                    identity_attack 0
 TRAC-1 ``OAG`` (overt aggression)  toxicity 1 (``CAG``, covert: not used)
 Kaggle insults ``1``               insult 1, toxicity 1
 Kaggle insults ``0``               insult 0
 Gab ``hd`` / ``cv`` / ``vo``       identity_attack / threat / obscene as labelled (0 or 1);
-                                   toxicity 1 when any of the three, severe_toxicity 1 when
-                                   ``hd`` and ``cv``
+                                   toxicity 1 when any of the three, else 0; severe_toxicity 1
+                                   when ``hd`` and ``cv``
 implicit hate ``explicit_hate``    identity_attack 1, toxicity 1
 implicit hate ``implicit_hate``    identity_attack 1
-implicit hate ``not_hate``         identity_attack 0, threat 0
+implicit hate ``not_hate``         identity_attack 0, threat 0, toxicity 0
 airline ``negative``               complaint 1, threat 0, identity_attack 0
 airline ``neutral``/``positive``   complaint 0, allegation 0, toxicity 0, insult 0, threat 0,
                                    identity_attack 0
@@ -147,8 +149,9 @@ def load_gab(data_dir: Path = DATA_DIR) -> list[Row]:
         for r in csv.DictReader(fh, delimiter="\t"):
             hd, cv, vo = int(r["hd"]), int(r["cv"]), int(r["vo"])
             labels = {"identity_attack": hd, "threat": cv, "obscene": vo}
-            if hd or cv or vo:
-                labels["toxicity"] = 1
+            # toxicity 1 with any of the three; 0 without (the annotators read each post for
+            # hate, violence and vulgarity: the rest are identity-rich, non-toxic negatives)
+            labels["toxicity"] = int(bool(hd or cv or vo))
             if hd and cv:
                 labels["severe_toxicity"] = 1
             items.append((r["text"], labels))
@@ -167,7 +170,7 @@ def load_implicit_hate(data_dir: Path = DATA_DIR) -> list[Row]:
             elif c == "implicit_hate":
                 items.append((r["post"], {"identity_attack": 1}))
             elif c == "not_hate":
-                items.append((r["post"], {"identity_attack": 0, "threat": 0}))
+                items.append((r["post"], {"identity_attack": 0, "threat": 0, "toxicity": 0}))
     return _rows("implicit_hate", items)
 
 
@@ -217,7 +220,9 @@ def load_school(paths=None) -> list[Row]:
 LOADERS = {
     "davidson": lambda d: _from_base("davidson", d),
     "olid": lambda d: _from_base("olid", d),
-    "cyberbullying": lambda d: _from_base("cyberbullying", d),
+    # the bullying types are labelled by topic (tweets *about* identity or bullying): only
+    # the not_cyberbullying rows are used, as negatives
+    "cyberbullying": lambda d: [r for r in _from_base("cyberbullying", d) if not any(r.labels.values())],
     "jigsaw": lambda d: _from_base("jigsaw", d),
     "trac": load_trac,
     "kaggle_insults": load_kaggle_insults,

@@ -5,7 +5,7 @@ data beside the repository)::
 
     .venv/bin/python training/train_embedded.py [--data ../shared/data] [--out classifiers/model]
 
-What it does (details and figures in ``classifiers/model/MODEL_CARD.md``):
+What it does (details and figures in ``classifiers/model/MODEL_CARD-1.1.0.md``):
 
 1. loads Davidson 2017, OLID (training set), the Jigsaw samples and the
    ``not_cyberbullying`` rows of the cyberbullying tweets (``training/data.py``; label
@@ -46,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from classifiers.embedded import MODEL_DIR, EmbeddedScorer, analyse, write_model  # noqa: E402
+from classifiers.embedded import EmbeddedScorer, analyse, write_model  # noqa: E402
 from training.data import DATA_DIR, Example, load_all  # noqa: E402
 from training.teacher import LOGITS_PATH, load_logits, text_key  # noqa: E402
 
@@ -140,7 +140,8 @@ def fit_soft(X, tgt: np.ndarray, w: np.ndarray):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA_DIR, help="shared data folder (default: %(default)s)")
-    ap.add_argument("--out", type=Path, default=MODEL_DIR, help="model folder (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=REPO / "training" / ".work" / "embedded-1.1.0",
+                    help="model folder (default: %(default)s; 1.1.0 is no longer shipped)")
     ap.add_argument("--teacher", type=Path, default=LOGITS_PATH, help="teacher logits (default: %(default)s)")
     ap.add_argument("--share", action="append", default=[], metavar="SET=SHARE",
                     help="experiments: the teacher's share for a data set, e.g. cyberbullying=0.5 "

@@ -17,7 +17,8 @@ Steps (all figures printed and written to ``training/signals_figures.json``):
    :func:`classifiers.embedded.analyse` on :func:`classifiers.normalise.fold`-ed text,
    liblinear, L2, ``C`` 4) and a logistic head on the embeddings (lbfgs, ``C`` 2). Each set's
    rows are weighted so that a set counts as ``sqrt(its rows)`` (large sets do not drown small
-   ones), school rows three times that, classes balanced within a signal.
+   ones), school rows three times that and the fairness sentences six times, classes
+   balanced within a signal.
 5. Per signal, calibration on the calib split: a logistic regression of the label on the two
    logits (Platt scaling of their combination).
 6. Figures on the test split of each set (ROC-AUC, macro-F1 at 0.5, expected calibration
@@ -54,6 +55,7 @@ C_DENSE = 2.0
 MIN_DF = 3
 MAX_FEATURES = 150_000
 SCHOOL_WEIGHT = 3.0
+FAIRNESS_WEIGHT = 6.0
 FIGURES = REPO / "training" / "signals_figures.json"
 PARITY = REPO / "tests" / "fixtures" / "classifiers" / "signals_parity.json"
 
@@ -90,6 +92,27 @@ def embed_all(texts: list[str], work: Path, encoder: S.Encoder, batch: int = 64)
     return np.stack([cache[k] for k in keys]).astype(np.float32)
 
 
+#: sets whose words are not all English: TRAC-1 is Indian English with Hinglish, and the
+#: school sets hold Polish, Romanian, Punjabi, Urdu and Welsh comments (which must go to a
+#: person, so their words must not count as the model's reading vocabulary)
+NOT_ENGLISH_ONLY = ("trac", "school")
+
+
+def reading_words(rows: list[signals_data.Row], min_df: int = 8) -> list[str]:
+    """The words (as :func:`classifiers.embedded.words` gives them) in at least ``min_df``
+    training texts of the English sets: the reading vocabulary the language router's
+    coverage rule uses (:func:`classifiers.embedded.known_words`)."""
+    from classifiers.embedded import words
+
+    df: dict[str, int] = {}
+    for r in rows:
+        if r.source in NOT_ENGLISH_ONLY:
+            continue
+        for w in set(words(fold(r.text).text)):
+            df[w] = df.get(w, 0) + 1
+    return sorted(w for w, n in df.items() if n >= min_df)
+
+
 def weights(rows: list[signals_data.Row], label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of the rows labelled for ``label``, their 0/1 labels and sample weights."""
     idx = np.array([i for i, r in enumerate(rows) if label in r.labels], dtype=np.int64)
@@ -98,7 +121,8 @@ def weights(rows: list[signals_data.Row], label: str) -> tuple[np.ndarray, np.nd
     counts: dict[str, int] = {}
     for s in src:
         counts[s] = counts.get(s, 0) + 1
-    w = np.array([math.sqrt(counts[s]) / counts[s] * (SCHOOL_WEIGHT if s == "school" else 1.0) for s in src])
+    boost = {"school": SCHOOL_WEIGHT, "fairness": FAIRNESS_WEIGHT}
+    w = np.array([math.sqrt(counts[s]) / counts[s] * boost.get(s, 1.0) for s in src])
     for cls in (0, 1):
         m = y == cls
         if m.any():
@@ -194,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     features = vec.get_feature_names_out().tolist()
     write_model(args.out / S.NGRAM_DIR, features, labels, vec.idf_.astype(np.float32), coef, intercept,
-                S.SEMVER, meta={"trained_by": "training/train_signals.py", "min_df": MIN_DF, "C": C_NGRAM})
+                S.SEMVER, meta={"trained_by": "training/train_signals.py", "min_df": MIN_DF, "C": C_NGRAM,
+                                "n_documents": int(x_train.shape[0]), "reading_words": reading_words(train)})
     heads = S.Heads(tuple(labels), dcoef, dint, cal)
     S.write_heads(args.out / S.HEADS_FILE, heads)
     files = [S.ENCODER_FILE, S.TOKENIZER_FILE, S.HEADS_FILE, f"{S.NGRAM_DIR}/{S.MANIFEST_FILE}"]

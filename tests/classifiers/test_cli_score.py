@@ -140,7 +140,8 @@ def test_comment_from_row_defaults_and_attachments():
 def test_model_info_and_verify(config, capsys):
     assert run(["model", "info"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["embedded"]["version"].startswith("1.1.0+sha256:")
+    assert info["embedded"]["version"].startswith("2.0.0+sha256:")
+    assert info["embedded"]["labels"][-2:] == ["complaint", "allegation"]
     assert "ur" in info["language_detection"]["languages"]
     assert run(["model", "verify", "--config", config]) == 0
     assert capsys.readouterr().out.startswith("[ok] embedded ")
