@@ -109,3 +109,11 @@ def test_a_missing_file_is_refused_with_its_name(model_copy):
 def test_the_model_fits_the_package_budget():
     total = sum(p.stat().st_size for p in SIGNALS_DIR.rglob("*") if p.is_file())
     assert total <= 30 * 1024 * 1024
+
+
+def test_the_blind_school_sets_are_never_trained_on():
+    from training.signals_data import SCHOOL_SETS
+
+    names = {p.name for p in SCHOOL_SETS}
+    assert not names & {"comments_l.jsonl", "comments_m.jsonl", "comments_n.jsonl"}
+    assert all(p.exists() for p in SCHOOL_SETS)

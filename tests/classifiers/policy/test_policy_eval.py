@@ -148,3 +148,23 @@ def test_blind_school_l_does_not_regress(policy_eval):
     assert res["macro_f1"] >= 0.53, res["per_key"]
     assert res["escalation"]["recall"] >= 0.4 and res["escalation"]["precision"] >= 0.75, res["escalation"]
     assert res["complaint_strikes"] == 0
+
+
+def model_result(policy_eval, name: str) -> dict:
+    """policy_eval's figures for blind set ``name`` with the shipped signals model."""
+    config = load_config(BLIND / f"school_{name}.toml")
+    rows = policy_eval.read_rows(str(BLIND / f"comments_{name}.jsonl"))
+    pred, esc, blocked, _ = policy_eval.run_inprocess(rows, config)
+    return policy_eval.evaluate(rows, pred, esc, blocked, config)
+
+
+@pytest.mark.parametrize("name, recall, sent", [("l", 0.65, 0.93), ("m", 0.75, 0.9), ("n", 0.6, 0.85)])
+def test_blind_schools_with_the_signals_model_do_not_regress(policy_eval, name, recall, sent):
+    """Blind sets L, M and N stay unread: first runs with the signals model gave escalation
+    recall 0.68 / 0.78 / 0.63 and escalated-or-sent-to-a-person recall 0.95 / 0.93 / 0.87
+    (``tests/fixtures/policy_blind/README.md``). These floors only guard against a change that
+    makes them worse; do not tune on them."""
+    res = model_result(policy_eval, name)
+    assert res["escalation"]["recall"] >= recall, res["escalation"]
+    assert res["escalated_or_reviewed"]["recall"] >= sent, res["escalated_or_reviewed"]
+    assert res["complaint_strikes"] == 0
