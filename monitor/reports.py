@@ -496,7 +496,7 @@ def _draw_chart(ax: Any, report: WeeklyReport) -> None:
     y = list(range(len(cats)))
     h = 0.38
     left = [0] * len(cats)
-    colours = {"facebook": "#1f5fbf", "twitter": "#222222"}
+    colours = {"facebook": "#1f5fbf", "twitter": "#222222", "instagram": "#c13584"}
     for p in report.platforms:
         vals = [c.by_platform.get(p, 0) for c in cats]
         ax.barh([v + h / 2 for v in y], vals, height=h, left=left, color=colours.get(p, "#888"),
@@ -567,10 +567,12 @@ def render_report_png(report: WeeklyReport) -> bytes:
     tab.axis("off")
     cols = (["Category (the policy's words)"] + [_pname(p) for p in report.platforms]
             + ["This week", "Confirmed", "Last week", "4-week trend"])
-    cells = [[textwrap.fill(r.words, 60)] + [str(r.by_platform[p]) for p in report.platforms]
+    wrap = 60 - 8 * max(0, len(report.platforms) - 2)
+    cells = [[textwrap.fill(r.words, wrap)] + [str(r.by_platform[p]) for p in report.platforms]
              + [str(r.total), str(r.confirmed), str(r.last_week), " → ".join(str(x) for x in r.trend)]
              for r in report.categories]
-    widths = [0.5] + [0.075] * len(report.platforms) + [0.08, 0.085, 0.085, 0.13]
+    widths = [0.5 - 0.075 * max(0, len(report.platforms) - 2)] + [0.075] * len(report.platforms) \
+        + [0.08, 0.085, 0.085, 0.13]
     table = tab.table(cellText=cells, colLabels=cols, colWidths=widths, loc="upper center", cellLoc="right",
                       colLoc="right")
     table.auto_set_font_size(False)
@@ -692,7 +694,7 @@ def csv_rows(report: WeeklyReport) -> list[list[Any]]:
     """The CSV table as rows (header first): one row per category, then ``total``.
 
     Columns: ``key``, ``category`` (the policy's words), one automatic count per
-    platform (``facebook``, ``x``), ``total``, ``confirmed``, ``last_week``, then one
+    platform (``facebook``, ``x``, ``instagram``), ``total``, ``confirmed``, ``last_week``, then one
     column per trend week (``2026-W39`` ... the reported week)."""
     pl = report.platforms
     head = ["key", "category"] + [("x" if p == "twitter" else p) for p in pl] + ["total", "confirmed", "last_week"]
