@@ -435,9 +435,12 @@ class GraphClient:
             url += ("&" if "?" in url else "?") + f"appsecret_proof={self._proof}"
         return self._call("GET", url, params=None, action=action)
 
-    def post(self, path: str, data: Mapping[str, Any], *, action: str) -> dict:
-        """``POST {root}/{path}`` with form ``data``; returns the decoded JSON object."""
-        return self._call("POST", f"{self.root}/{path.lstrip('/')}", params={}, data=dict(data), action=action)
+    def post(self, path: str, data: Mapping[str, Any], *, action: str,
+             params: Mapping[str, Any] | None = None) -> dict:
+        """``POST {root}/{path}`` with form ``data`` and query ``params`` (Instagram's
+        ``POST /{ig-comment-id}?hide=true``); returns the decoded JSON object."""
+        return self._call("POST", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), data=dict(data),
+                          action=action)
 
     # -- internals ----------------------------------------------------------------------
     def _check_origin(self, url: str) -> None:
