@@ -322,8 +322,10 @@ def _comment_facts(c: Mapping[str, Any], config: Config, author: Mapping[str, An
     handle = c.get("author_handle") or author.get("handle")
     author_id = c.get("author_id") or author.get("author_id") or ""
     who = name or "(no name given)"
-    if handle:
+    if handle and handle != name:  # Instagram gives only a username: shown once, as @username
         who += f" (@{handle})"
+    elif handle:
+        who = f"@{handle}"
     profile = author.get("profile_url")
     if not profile and author_id:
         native = author_id.split(":", 1)[-1]
