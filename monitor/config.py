@@ -582,6 +582,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
                                              f"got {acc.ig_user_id!r:.40}")
         if platform in ("facebook", "instagram") and not re.fullmatch(r"v\d+\.\d+", acc.graph_version):
             r.problem(f"{where}.graph_version", f"expected a Graph API version like 'v23.0', got {acc.graph_version!r}")
+        if platform == "instagram" and acc.block_enabled:
+            r.problem(f"{where}.block_enabled", "the Instagram API has no block endpoint: remove it (a block "
+                                                "recommendation tells a person how to block in the app)")
         if platform == "twitter" and not (acc.user_id or acc.handle):
             r.problem(f"{where}.user_id", "missing: an X account needs user_id or handle")
         accounts.append(acc)
