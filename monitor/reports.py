@@ -194,6 +194,8 @@ class WeeklyReport:
     :ivar week: ISO week reported (``2026-W42``); ``weeks`` the trend weeks, oldest first.
     :ivar start, end: the week in the school's timezone, ``[start, end)``, aware.
     :ivar generated_at: aware UTC.
+    :ivar platforms: the platforms with a column (:func:`report_platforms`: Facebook and X,
+        and Instagram when an Instagram account is configured or was polled).
     :ivar categories: eleven :class:`CategoryRow`, in the policy's order.
     :ivar comments: comments posted in the week per platform; ``keyed`` those with a key.
     :ivar escalations: escalations about comments posted in the week, newest first (dicts:
@@ -247,6 +249,19 @@ class WeeklyReport:
 
 # --------------------------------------------------------------------------- tallies
 
+#: Platforms every report shows, even with nothing on them.
+ALWAYS_REPORTED = ("facebook", "twitter")
+
+
+def report_platforms(config: Config, store: Any) -> tuple[str, ...]:
+    """The platforms a report has a column for, in :data:`~monitor.domain.PLATFORMS` order:
+    Facebook and X always, Instagram (and any other) when the config has an account on it
+    or the store has ever polled one (its ``accounts`` table)."""
+    present = {a.platform for a in config.accounts}
+    present |= {r[0] for r in store.db.execute("SELECT DISTINCT platform FROM accounts")}
+    return tuple(p for p in PLATFORMS if p in ALWAYS_REPORTED or p in present)
+
+
 
 def build_report(store: Any, config: Config, week: str | None, now: datetime) -> WeeklyReport:
     """Tally the report for ``week`` (default: the week before ``now``'s, in the school's
@@ -266,7 +281,7 @@ def build_report(store: Any, config: Config, week: str | None, now: datetime) ->
     db = store.db
     bucket = "CASE " + " ".join(f"WHEN {{col}} >= '{b[i]}' THEN {i}" for i in range(TREND_WEEKS - 1, 0, -1)) + " ELSE 0 END"
     n = TREND_WEEKS
-    platforms = tuple(PLATFORMS)
+    platforms = report_platforms(config, store)
 
     auto: dict[tuple[str, str], list[int]] = {}
     if has_index(db, "comment_keys", ("key", "platform", "created_at")):
