@@ -323,6 +323,10 @@ class InstagramConnector:
             warnings.append(f"poll cut short, progress kept: {exc}")
             next_after = exc.retry_after or 60.0
 
+        served, pinned = self.client.api_version, self.client.version
+        if served and served != pinned:
+            warnings.append(f"Graph served facebook-api-version {served} to calls pinned to {pinned}: the pinned "
+                            "version has probably expired; run `school-monitor check` and update graph_version")
         usage_wait = backoff_after(self.client.usage)
         if usage_wait:
             next_after = max(next_after or 0.0, usage_wait)
@@ -468,6 +472,8 @@ class InstagramConnector:
         except (ConnectorError, ValueError) as exc:
             results.append(CheckResult(f"{name} comments read", False, str(exc)))
         ok, warning, detail = graph_version_verdict(self.client.version, self._clock().date())
+        if self.client.api_version:
+            detail += f"; Graph served facebook-api-version {self.client.api_version}"
         results.append(CheckResult(f"{name} graph version", ok, detail, warning=warning))
         return results
 

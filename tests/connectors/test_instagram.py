@@ -354,3 +354,9 @@ def test_fake_raw_http_shapes(server):
                if any(x.parent_id == c.native_id for x in m.comments))
     reply = get(f"{top.native_id}/replies?fields=id,parent_id")["data"][0]
     assert reply["parent_id"] == top.native_id
+
+
+def test_a_served_version_other_than_the_pinned_one_warns(connect):
+    with FakeInstagramServer(load_demo_instagram(), token=TOKEN, served_version="v25.0") as srv:
+        r = connect(srv).fetch(FetchContext(cursor={}, now=NOW))
+        assert any("facebook-api-version v25.0" in w and "v23.0" in w for w in r.warnings)
