@@ -37,10 +37,12 @@ Fetch plan (calls per poll grow with activity, not with history)
 2. **Activity test**: ``comments_count`` (comments and replies) against the cursor. A media
    whose count did not change costs nothing: a quiet poll is one call.
 3. **Active media** (new, or count changed): its top-level comments, every page
-   (``ceil(T / 50)`` calls). Replies are read (``GET /{ig-comment-id}/replies`` for each
-   top-level comment) only when the number of replies implied by the count
-   (``comments_count`` minus the top-level comments listed) differs from the replies seen
-   last time: a new top-level comment costs no reply calls.
+   (``ceil(T / 50)`` calls). Replies are read (``GET /{ig-comment-id}/replies``) only when
+   the number of replies implied by the count (``comments_count`` minus the top-level
+   comments listed) differs from the replies seen last time, newest top-level comment
+   first, until the replies found plus the known counts of the comments not read add up
+   (:func:`replies_to_read`): a new top-level comment costs no reply calls, a new reply one
+   call per top-level comment newer than the one it answers, plus one.
 
 Deletions are not reported: Instagram's listings may leave hidden or restricted comments out
 while its count still includes them, so a missing comment is no proof of a deletion. Stored
@@ -48,7 +50,8 @@ evidence is kept either way.
 
 Cursor (JSON-able, stored by the pipeline with the comments)::
 
-    {"v": 1, "media": {"<ig-media-id>": {"n": <comments_count>, "r": <replies seen>}},
+    {"v": 1, "media": {"<ig-media-id>": {"n": <comments_count>, "r": <replies seen>,
+                                        "c": {"<ig-comment-id>": <its replies>, ...}}},
      "polled_at": "<ISO UTC>"}
 
 Only media inside the window are kept, so its size is bounded by ``M``.
@@ -61,7 +64,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
@@ -186,9 +189,43 @@ def _comments_count(raw_media: Mapping[str, Any]) -> int:
 class _MediaState:
     n: int
     r: int
+    #: replies seen per top-level comment id (only comments with replies)
+    c: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"n": self.n, "r": self.r}
+        out: dict[str, Any] = {"n": self.n, "r": self.r}
+        if self.c:
+            out["c"] = dict(self.c)
+        return out
+
+
+def replies_to_read(tops_newest_first: list[str], expected: int, known: Mapping[str, int],
+                    read: Callable[[str], int]) -> tuple[dict[str, int], int]:
+    """Which top-level comments' replies to read (pure apart from ``read``).
+
+    Reads ``read(comment_id)`` (returns the replies found) newest first, and stops as soon
+    as the replies found plus the ``known`` counts of the comments not read yet add up to
+    ``expected`` (``comments_count`` minus the top-level comments listed): new replies are
+    usually on recent comments, so an old thread is not re-read for a reply elsewhere. When
+    the sum never adds up (a count that includes comments the listing leaves out), every
+    comment is read.
+
+    :returns: (reply counts per comment, those read and the known ones not read, only
+        counts > 0; comments read).
+    """
+    counts: dict[str, int] = {}
+    pending = sum(known.get(cid, 0) for cid in tops_newest_first)
+    done = 0
+    for cid in tops_newest_first:
+        if expected >= 0 and sum(counts.values()) + pending == expected:
+            break
+        pending -= known.get(cid, 0)
+        counts[cid] = read(cid)
+        done += 1
+    for cid in tops_newest_first[done:]:
+        if known.get(cid):
+            counts[cid] = known[cid]
+    return {k: v for k, v in counts.items() if v}, done
 
 
 def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _MediaState], list[str]]:
@@ -202,7 +239,10 @@ def _load_cursor(cursor: Mapping[str, Any]) -> tuple[dict[str, _MediaState], lis
     for mid, st in cursor["media"].items():
         if (isinstance(st, Mapping) and isinstance(st.get("n"), int) and isinstance(st.get("r"), int)
                 and not isinstance(st.get("n"), bool)):
-            out[str(mid)] = _MediaState(st["n"], st["r"])
+            raw_c = st.get("c")
+            c = {str(k): v for k, v in raw_c.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0} \
+                if isinstance(raw_c, Mapping) else {}
+            out[str(mid)] = _MediaState(st["n"], st["r"], c)
         else:
             dropped += 1
     return out, ([f"{dropped} unreadable media state(s) in the cursor; those media are re-read"] if dropped else [])
@@ -406,16 +446,28 @@ class InstagramConnector:
             comments_out.extend(top)
             tops = [c for c in top if c.parent_id is None]
             expected = n - len(top) if n >= 0 else -1
-            replies_seen = prev.r if prev else 0
+            state = _MediaState(n, prev.r, dict(prev.c)) if prev else _MediaState(n, 0)
             if expected != 0 and (prev is None or expected != prev.r or expected < 0):
-                replies_seen = 0
-                for c in sorted(tops, key=lambda c: c.created_at, reverse=True):
+                live = {c.comment_id for c in tops}
+                known = {k: v for k, v in (prev.c if prev else {}).items() if k in live}
+                flags = {"complete": complete, "bad": bad}
+
+                def read(cid: str) -> int:
                     budget_check()
-                    reps, ok, rbad = self._list(f"{c.comment_id}/replies", media=raw_media, parent_id=c.comment_id,
+                    reps, ok, rbad = self._list(f"{cid}/replies", media=raw_media, parent_id=cid,
                                                 action="ig_read_comments")
                     comments_out.extend(reps)
-                    replies_seen += len(reps)
-                    complete, bad = complete and ok, bad + rbad
+                    flags["complete"] = flags["complete"] and ok
+                    flags["bad"] += rbad
+                    return len(reps) + rbad
+
+                newest_first = [c.comment_id for c in sorted(tops, key=lambda c: (c.created_at, c.comment_id),
+                                                             reverse=True)]
+                counts, _ = replies_to_read(newest_first, expected, known, read)
+                complete, bad = flags["complete"], flags["bad"]
+                state = _MediaState(n, sum(counts.values()), counts)
+            elif expected == 0:
+                state = _MediaState(n, 0)
         except ConnectorError as exc:
             if exc.kind != "not_found":
                 raise
@@ -426,7 +478,7 @@ class InstagramConnector:
         if not complete:
             warnings.append(f"media {mid}: Graph paging looped; the media is read again next poll")
             return prev
-        return _MediaState(n, replies_seen)
+        return state
 
     # ------------------------------------------------------------------ check
     def check(self) -> list[CheckResult]:
@@ -545,5 +597,5 @@ class InstagramConnector:
         self.close()
 
 
-__all__ = ["InstagramConnector", "map_comment", "map_media", "ig_id", "MEDIA_FIELDS", "COMMENT_FIELDS",
-           "REQUIRED_PERMISSIONS"]
+__all__ = ["InstagramConnector", "map_comment", "map_media", "ig_id", "replies_to_read", "MEDIA_FIELDS",
+           "COMMENT_FIELDS", "REQUIRED_PERMISSIONS"]

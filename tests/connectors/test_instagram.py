@@ -57,12 +57,18 @@ def test_first_poll_reads_every_comment_and_reply_once_with_the_documented_endpo
     served = {c.native_id: c for m in server.media for c in m.comments}
     assert sorted(c.comment_id for c in r.comments) == sorted(served)  # all 36, each once
     assert len(r.posts) == 4 and {p.platform for p in r.posts} == {"instagram"}
-    # one media listing, one comments listing per media, one /replies per top-level comment
-    tops = [c for c in served.values() if c.parent_id is None]
-    assert r.calls == 1 + 4 + len(tops)
+    # one media listing, one comments listing per media, and /replies newest first until the
+    # replies found add up to comments_count: down to the oldest top-level comment with replies
+    reply_reads = 0
+    for m in server.media:
+        tops = sorted((c for c in m.comments if c.parent_id is None), key=lambda c: c.created_at, reverse=True)
+        with_replies = [i for i, t in enumerate(tops) if any(c.parent_id == t.native_id for c in m.comments)]
+        reply_reads += with_replies[-1] + 1 if with_replies else 0
+    assert 0 < reply_reads < sum(1 for c in served.values() if c.parent_id is None)
+    assert r.calls == 1 + 4 + reply_reads
     got = paths(server)
     assert got[0] == f"{server.ig_user_id}/media"
-    assert sum(p.endswith("/comments") for p in got) == 4 and sum(p.endswith("/replies") for p in got) == len(tops)
+    assert sum(p.endswith("/comments") for p in got) == 4 and sum(p.endswith("/replies") for p in got) == reply_reads
     first = server.requests[0].params
     assert first["fields"] == MEDIA_FIELDS
     assert all(rq.params["fields"] == COMMENT_FIELDS for rq in server.requests[1:])
@@ -360,3 +366,29 @@ def test_a_served_version_other_than_the_pinned_one_warns(connect):
     with FakeInstagramServer(load_demo_instagram(), token=TOKEN, served_version="v25.0") as srv:
         r = connect(srv).fetch(FetchContext(cursor={}, now=NOW))
         assert any("facebook-api-version v25.0" in w and "v23.0" in w for w in r.warnings)
+
+
+def test_a_new_reply_on_an_old_thread_is_found_without_rereading_every_thread(connect):
+    with FakeInstagramServer([], token=TOKEN) as srv:
+        mid = srv.add_media("Sports day", created_at=NOW - timedelta(days=3))
+        tops = [srv.add_comment(mid, f"top {i}", created_at=NOW - timedelta(days=2, minutes=-10 * i))
+                for i in range(10)]  # tops[9] is the newest
+        srv.add_comment(mid, "reply to 2", parent_id=tops[2], created_at=NOW - timedelta(days=1))
+        srv.add_comment(mid, "reply to 8", parent_id=tops[8], created_at=NOW - timedelta(days=1))
+        conn = connect(srv)
+        r1 = conn.fetch(FetchContext(cursor={}, now=NOW))
+        assert len(r1.comments) == 12 and r1.calls == 1 + 1 + 8  # replies read from tops[9] down to tops[2]
+        assert r1.cursor["media"][mid] == {"n": 12, "r": 2, "c": {tops[2]: 1, tops[8]: 1}}
+        late = srv.add_comment(mid, "late reply to 5", parent_id=tops[5], created_at=NOW + timedelta(minutes=5))
+        srv.reset_requests()
+        r2 = conn.fetch(FetchContext(cursor=r1.cursor, now=NOW + timedelta(minutes=15)))
+        # newest first: tops[9], [8], [7], [6], [5]; then the known count of tops[2] makes it add up
+        assert [p for p in paths(srv) if p.endswith("/replies")] == [f"{t}/replies" for t in tops[9:4:-1]]
+        assert late in {c.comment_id for c in r2.comments}
+        assert r2.cursor["media"][mid]["c"] == {tops[2]: 1, tops[5]: 1, tops[8]: 1}
+        # a reply deleted with its thread: the counts still add up, no replies re-read
+        srv.delete_comment(tops[2])
+        srv.delete_comment(next(c.native_id for c in srv.media[0].comments if c.parent_id == tops[2]))
+        srv.reset_requests()
+        r3 = conn.fetch(FetchContext(cursor=r2.cursor, now=NOW + timedelta(minutes=30)))
+        assert paths(srv) == [f"{srv.ig_user_id}/media", f"{mid}/comments"] and r3.cursor["media"][mid]["r"] == 2
