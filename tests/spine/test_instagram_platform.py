@@ -188,3 +188,19 @@ def test_replay_reads_instagram_rows_with_the_ig_prefix_and_parents():
     assert comment.parent_id == reply["parent_id"]
     cats = {k for r in rows for k in r["categories"]}
     assert {"threat_violence", "allegation_staff", "racist_homophobic"} <= cats
+
+
+def test_demo_config_has_the_instagram_account_on_the_pages_token(tmp_path):
+    from monitor import demo
+
+    p = tmp_path / "config.toml"
+    p.write_text(demo.demo_config_text("http://127.0.0.1:1", "http://127.0.0.1:2", 25, tmp_path,
+                                       ig_url="http://127.0.0.1:3"), encoding="utf-8")
+    cfg = load_config(p)
+    assert [a.platform for a in cfg.accounts] == ["facebook", "twitter", "instagram"]
+    ig = cfg.account("brookfield-instagram")
+    assert (ig.ig_user_id, ig.base_url) == (demo.IG_USER_ID, "http://127.0.0.1:3")
+    assert ig.secrets["token"].env == cfg.account("brookfield-facebook").secrets["token"].env == demo.FB_TOKEN_ENV
+    assert f"ig:{demo.IG_USER_ID}" in cfg.school.own_accounts
+    media = load_demo_instagram()
+    assert len(media) == 4 and sum(len(m.comments) for m in media) == 36
