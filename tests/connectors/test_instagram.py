@@ -392,3 +392,22 @@ def test_a_new_reply_on_an_old_thread_is_found_without_rereading_every_thread(co
         srv.reset_requests()
         r3 = conn.fetch(FetchContext(cursor=r2.cursor, now=NOW + timedelta(minutes=30)))
         assert paths(srv) == [f"{srv.ig_user_id}/media", f"{mid}/comments"] and r3.cursor["media"][mid]["r"] == 2
+
+
+def test_a_media_without_a_usable_timestamp_is_skipped_with_a_warning(connect):
+    with FakeInstagramServer([], token=TOKEN) as srv:
+        good = srv.add_media("Book week", created_at=NOW - timedelta(days=2))
+        bad = srv.add_media("Broken", created_at=NOW - timedelta(days=1))
+        srv.add_comment(good, "Lovely costumes", created_at=NOW - timedelta(hours=30))
+        original = srv._media_json
+
+        def shape(m, fields):
+            out = original(m, fields)
+            if m.native_id == bad:
+                out["timestamp"] = {"not": "a time"}
+            return out
+
+        srv._media_json = shape  # type: ignore[method-assign]
+        r = connect(srv).fetch(FetchContext(cursor={}, now=NOW))
+        assert [p.post_id for p in r.posts] == [good] and len(r.comments) == 1
+        assert any("1 media without a usable id or timestamp skipped" in w for w in r.warnings)
