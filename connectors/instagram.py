@@ -541,7 +541,12 @@ class InstagramConnector:
             dbg = self.client.get("debug_token", {"input_token": self._token}, action="debug_token",
                                   token=self._app_token).get("data") or {}
         except ConnectorError as exc:
-            return CheckResult(name, False, f"Graph refused debug_token ({exc})")
+            if exc.kind in ("auth", "refused", "permission"):
+                return CheckResult(name, False, f"Graph refused the app token for debug_token ({exc}): check that "
+                                                f"app_id {self.cfg.app_id} and the app secret belong to the app the "
+                                                "Page token was generated with")
+            return CheckResult(name, True, f"not verified: the token's expiry and its granted permissions ({needed}): "
+                                           f"debug_token failed ({exc}); only reading is tested below", warning=True)
         if not isinstance(dbg, Mapping) or dbg.get("is_valid") is False:
             return CheckResult(name, False, "Graph debug_token says the token is not valid: generate a new access "
                                             "token for the linked Page")
