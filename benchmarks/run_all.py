@@ -38,6 +38,7 @@ BENCHMARKS: list[tuple[str, list[str], bool, list[str] | None]] = [
     ("escalation_learned.py", [], False, None),
     ("facebook_poll.py", [], False, None),
     ("twitter_poll.py", [], False, None),
+    ("instagram_poll.py", [], False, None),
     ("bench_weekly_report.py", [], False, ["--comments", "200000"]),
     ("evidence_store.py", [], False, None),
     ("scale_report.py", [], False, ["--comments", "200000"]),

@@ -25,6 +25,10 @@ def build_connector(cfg: Any, **kwargs: Any) -> Connector:
         from connectors.twitter import TwitterConnector
 
         return TwitterConnector(cfg, **kwargs)
+    if cfg.platform == "instagram":
+        from connectors.instagram import InstagramConnector
+
+        return InstagramConnector(cfg, **kwargs)
     raise ValueError(f"unknown platform {cfg.platform!r}")
 
 

@@ -17,7 +17,7 @@ from monitor.domain import Account, Comment, Post
 class ConnectorError(Exception):
     """The one error type at the connector boundary.
 
-    :ivar platform: ``facebook`` or ``twitter``.
+    :ivar platform: ``facebook``, ``twitter`` or ``instagram``.
     :ivar kind: ``auth`` (token invalid/expired: Graph 190, X 401), ``permission``
         (Graph 10/200, X 403 tier), ``rate_limit`` (Graph 4/17/32/613/80001, X 429),
         ``transient`` (5xx, HTML error page, timeout, malformed JSON), ``not_found``,
@@ -132,7 +132,7 @@ class Connector(Protocol):
 
     def block(self, author_id: str) -> str:
         """Block an author from the account where the platform allows it; returns what
-        was done. Where it cannot (X), raises ``ConnectorError(kind="refused")`` whose
+        was done. Where it cannot (X, Instagram), raises ``ConnectorError(kind="refused")`` whose
         message tells a person how to block in the app.
         """
         ...

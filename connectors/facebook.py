@@ -96,6 +96,7 @@ from connectors.graph_client import (
     GraphClient,
     Usage,
     backoff_after,
+    graph_pages,
     redact,
     scrub,
 )
@@ -569,34 +570,8 @@ class FacebookConnector:
         Stops when there is no ``next``. Loop guards, after which ``summary_out["looped"]``
         is set True (the listing is incomplete): a ``next`` URL repeats, :data:`MAX_PAGES`
         were read, or :data:`MAX_EMPTY_PAGES` empty pages came in a row."""
-        body = self.client.get(path, params, action=action)
-        seen_next: set[str] = set()
-        empty_run = 0
-        while True:
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise ConnectorError(f"unexpected response on GET /{path}: no data list", platform=PLATFORM,
-                                     kind="transient", retry_after=60.0)
-            if summary_out is not None and isinstance(body.get("summary"), dict) and "summary" not in summary_out:
-                summary_out["summary"] = body["summary"]
-            yield data
-            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-            nxt = paging.get("next")
-            if nxt is not None and not isinstance(nxt, str):
-                if summary_out is not None:
-                    summary_out["looped"] = True  # unusable paging: treat the listing as incomplete
-                return
-            if not nxt:
-                return
-            empty_run = 0 if data else empty_run + 1
-            if nxt in seen_next or len(seen_next) + 1 >= MAX_PAGES or empty_run >= MAX_EMPTY_PAGES:
-                if summary_out is not None:
-                    summary_out["looped"] = True
-                return
-            seen_next.add(nxt)
-            if check is not None:
-                check()
-            body = self.client.get_url(nxt, action=action)
+        return graph_pages(self.client, path, params, action=action, check=check, summary_out=summary_out,
+                           max_pages=MAX_PAGES, max_empty_pages=MAX_EMPTY_PAGES)
 
     def _read_comments(self, post_id: str, *, post_text: str | None, since: datetime | None = None
                        ) -> tuple[list[Comment], bool, int | None, int]:

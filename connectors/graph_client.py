@@ -1,7 +1,10 @@
 """A small Graph API client on httpx: auth, timeouts, retries, error mapping, usage headers.
 
-Used by :class:`connectors.facebook.FacebookConnector`; nothing here knows about posts or
-comments. Source: Meta Graph API (``https://graph.facebook.com/{version}/...``, version
+Used by :class:`connectors.facebook.FacebookConnector` and
+:class:`connectors.instagram.InstagramConnector` (the Instagram API with Facebook Login is
+served by the same ``graph.facebook.com`` with the same errors and usage headers); nothing
+here knows about posts or comments. :func:`graph_pages` is the one bounded ``paging.next``
+walker both connectors use. Source: Meta Graph API (``https://graph.facebook.com/{version}/...``, version
 pinned by config, default ``v23.0``), error codes from the Graph API "Handling Errors"
 and "Rate Limiting" documentation.
 
@@ -30,7 +33,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import httpx
@@ -76,6 +79,14 @@ TRANSIENT_CODES = frozenset({1, 2, 341})
 #: the client starts pausing between calls, and at which a poll stops early.
 SLOW_AT_PCT = 75.0
 STOP_AT_PCT = 95.0
+
+#: Pages followed in one listing at most (50,000 items at 100 a page): a guard against
+#: endless paging.
+MAX_PAGES = 500
+#: Empty pages in a row that still carry ``paging.next`` followed before a listing is given
+#: up as incomplete (Graph returns ``{"data": [], "paging": {"next": ...}}`` when privacy
+#: filtering empties a page, with more after it).
+MAX_EMPTY_PAGES = 10
 
 _log = logging.getLogger(__name__)
 
@@ -259,13 +270,19 @@ PERMISSION_FOR_ACTION = {
     "hide": "pages_manage_engagement",
     "block": "pages_manage_engagement",
     "debug_token": "pages_read_engagement",
+    # Instagram API with Facebook Login (connectors.instagram)
+    "ig_read_account": "instagram_basic",
+    "ig_read_media": "instagram_basic",
+    "ig_read_comments": "instagram_manage_comments",
+    "ig_hide": "instagram_manage_comments",
 }
-_PERM_IN_MESSAGE_RE = re.compile(r"\b(pages_[a-z_]+|read_insights|business_management|public_profile)\b")
+_PERM_IN_MESSAGE_RE = re.compile(
+    r"\b(pages_[a-z_]+|instagram_[a-z_]+|read_insights|business_management|public_profile)\b")
 
 
 def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, where: str,
                      headers: Mapping[str, str] | None = None,
-                     secrets: tuple[str, ...] = ()) -> ConnectorError:
+                     secrets: tuple[str, ...] = (), platform: str = PLATFORM) -> ConnectorError:
     """Map a Graph API error object (``{"message", "type", "code", "error_subcode",
     "fbtrace_id", "is_transient"}``) to a :class:`ConnectorError` (pure).
 
@@ -282,6 +299,8 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
 
     :param action: what was being done (a key of :data:`PERMISSION_FOR_ACTION`).
     :param where: ``describe_url`` text for the message.
+    :param platform: the :attr:`ConnectorError.platform` to report (``facebook``, or
+        ``instagram`` for the Instagram professional account read through the same Graph API).
     """
     try:
         code = int(error.get("code"))  # type: ignore[arg-type]
@@ -298,7 +317,7 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
             f"Page access token refused on {where}{why}: {detail}; reconnect the Page: generate a "
             "new Page access token (Meta Business Suite / Graph API Explorer) and update the "
             "account's token; polling is paused until `school-monitor check` passes",
-            platform=PLATFORM, kind="auth", permanent=True, status=status, code=code or 190)
+            platform=platform, kind="auth", permanent=True, status=status, code=code or 190)
     if code in RATE_LIMIT_CODES or status == 429:
         usage = parse_usage(headers or {})
         retry = None
@@ -310,21 +329,21 @@ def error_from_graph(status: int, error: Mapping[str, Any], *, action: str, wher
             retry = 3600.0 if code in DAILY_WINDOW_CODES else 900.0 if code in (4, 17) else 300.0
         return ConnectorError(
             f"rate limited on {where}: {detail}; retry in {retry:.0f} s",
-            platform=PLATFORM, kind="rate_limit", retry_after=retry, status=status, code=code)
+            platform=platform, kind="rate_limit", retry_after=retry, status=status, code=code)
     if code in PERMISSION_CODES:
         named = _PERM_IN_MESSAGE_RE.search(gmsg)
         perm = named.group(1) if named else PERMISSION_FOR_ACTION.get(action, "pages_read_engagement")
         return ConnectorError(
             f"missing permission {perm} on {where}: {detail}. Grant {perm} to the app and "
             "generate a new Page access token",
-            platform=PLATFORM, kind="permission", permanent=True, status=status, code=code)
+            platform=platform, kind="permission", permanent=True, status=status, code=code)
     if code == 100 and sub == 33:
-        return ConnectorError(f"not found on {where}: {detail}", platform=PLATFORM,
+        return ConnectorError(f"not found on {where}: {detail}", platform=platform,
                               kind="not_found", status=status, code=code)
     if code in TRANSIENT_CODES or error.get("is_transient") is True or status >= 500:
-        return ConnectorError(f"temporary Graph API error on {where}: {detail}", platform=PLATFORM,
+        return ConnectorError(f"temporary Graph API error on {where}: {detail}", platform=platform,
                               kind="transient", retry_after=60.0, status=status, code=code)
-    return ConnectorError(f"Graph API refused {where}: {detail}", platform=PLATFORM,
+    return ConnectorError(f"Graph API refused {where}: {detail}", platform=platform,
                           kind="refused", status=status, code=code)
 
 
@@ -340,6 +359,8 @@ class GraphClient:
     :param sleep: ``time.sleep`` or a test double; used for retry backoff and pacing.
     :param max_attempts: tries per call for transient failures (5xx, HTML pages,
         timeouts, network errors, malformed JSON); backoff 1 s, 2 s, 4 s ...
+    :param platform: the platform named in every :class:`ConnectorError` (``facebook``;
+        ``instagram`` for an Instagram professional account read with the same Graph API).
     :ivar calls: HTTP requests sent so far (retries included).
     :ivar usage: the :class:`Usage` of the latest response, or None when it had no
         usage headers.
@@ -352,7 +373,8 @@ class GraphClient:
     def __init__(self, *, base_url: str, version: str, token: str, app_secret: str | None = None,
                  timeout: float = 20.0, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, max_attempts: int = 3,
-                 backoff: float = 1.0):
+                 backoff: float = 1.0, platform: str = PLATFORM):
+        self.platform = platform
         self.root = base_url.rstrip("/") + "/" + version.strip("/")
         self._token = token
         self._secrets = tuple(s for s in (token, app_secret) if s)
@@ -413,9 +435,12 @@ class GraphClient:
             url += ("&" if "?" in url else "?") + f"appsecret_proof={self._proof}"
         return self._call("GET", url, params=None, action=action)
 
-    def post(self, path: str, data: Mapping[str, Any], *, action: str) -> dict:
-        """``POST {root}/{path}`` with form ``data``; returns the decoded JSON object."""
-        return self._call("POST", f"{self.root}/{path.lstrip('/')}", params={}, data=dict(data), action=action)
+    def post(self, path: str, data: Mapping[str, Any], *, action: str,
+             params: Mapping[str, Any] | None = None) -> dict:
+        """``POST {root}/{path}`` with form ``data`` and query ``params`` (Instagram's
+        ``POST /{ig-comment-id}?hide=true``); returns the decoded JSON object."""
+        return self._call("POST", f"{self.root}/{path.lstrip('/')}", params=dict(params or {}), data=dict(data),
+                          action=action)
 
     # -- internals ----------------------------------------------------------------------
     def _check_origin(self, url: str) -> None:
@@ -435,7 +460,7 @@ class GraphClient:
             shown = f"{u.scheme or 'no scheme'} URL on {host}"
         origin = f"{root.scheme}://{root.host}" + (f":{root.port}" if root.port else "")
         raise ConnectorError(f"refused to follow paging.next to {redact(shown, self._secrets)}: the Page token is "
-                             f"only sent to {origin}", platform=PLATFORM, kind="refused")
+                             f"only sent to {origin}", platform=self.platform, kind="refused")
 
     def _call(self, method: str, url: str, *, params: dict | None, action: str,
               data: dict | None = None, token: str | None = None) -> dict:
@@ -460,14 +485,14 @@ class GraphClient:
                 else:
                     resp = self._http.request(method, url, params=params, data=data, headers=headers)
             except httpx.TimeoutException as exc:
-                last = ConnectorError(f"timed out ({type(exc).__name__}) on {where}", platform=PLATFORM,
+                last = ConnectorError(f"timed out ({type(exc).__name__}) on {where}", platform=self.platform,
                                       kind="transient", retry_after=60.0)
             except httpx.HTTPError as exc:
                 # exc text may contain the URL (and a next URL's access_token): never use it.
-                last = ConnectorError(f"network error ({type(exc).__name__}) on {where}", platform=PLATFORM,
+                last = ConnectorError(f"network error ({type(exc).__name__}) on {where}", platform=self.platform,
                                       kind="transient", retry_after=60.0)
             except (httpx.InvalidURL, ValueError) as exc:
-                raise ConnectorError(f"unusable URL ({type(exc).__name__}) for {where}", platform=PLATFORM,
+                raise ConnectorError(f"unusable URL ({type(exc).__name__}) for {where}", platform=self.platform,
                                      kind="refused") from None
             else:
                 self.usage = parse_usage(resp.headers)  # the latest response is authoritative
@@ -481,7 +506,7 @@ class GraphClient:
             if attempt < self.max_attempts:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
         assert last is not None
-        raise ConnectorError(f"{last.args[0]} (gave up after {self.max_attempts} tries)", platform=PLATFORM,
+        raise ConnectorError(f"{last.args[0]} (gave up after {self.max_attempts} tries)", platform=self.platform,
                              kind="transient", retry_after=last.retry_after or 60.0,
                              status=last.status, code=last.code)
 
@@ -508,16 +533,65 @@ class GraphClient:
             kind = "transient" if status >= 500 or status < 400 or looks_html or status == 429 else "refused"
             if status == 429:
                 return {}, error_from_graph(status, {"message": f"HTTP 429 with {what}"}, action=action,
-                                            where=where, headers=resp.headers, secrets=self._secrets)
-            return {}, ConnectorError(f"unexpected response on {where}: {what}", platform=PLATFORM, kind=kind,
+                                            where=where, headers=resp.headers, secrets=self._secrets,
+                                            platform=self.platform)
+            return {}, ConnectorError(f"unexpected response on {where}: {what}", platform=self.platform, kind=kind,
                                       retry_after=60.0 if kind == "transient" else None, status=status)
         if "error" in body and isinstance(body["error"], dict):
             return {}, error_from_graph(status, body["error"], action=action, where=where,
-                                        headers=resp.headers, secrets=self._secrets)
+                                        headers=resp.headers, secrets=self._secrets, platform=self.platform)
         if status >= 500:
-            return {}, ConnectorError(f"server error on {where}", platform=PLATFORM, kind="transient",
+            return {}, ConnectorError(f"server error on {where}", platform=self.platform, kind="transient",
                                       retry_after=60.0, status=status)
         if status >= 400:
             return {}, error_from_graph(status, {"message": f"HTTP {status} without a Graph error"},
-                                        action=action, where=where, headers=resp.headers, secrets=self._secrets)
+                                        action=action, where=where, headers=resp.headers, secrets=self._secrets,
+                                        platform=self.platform)
         return body, None
+
+
+def graph_pages(client: "GraphClient", path: str, params: Mapping[str, Any], *, action: str,
+                check: Callable[[], None] | None = None, summary_out: dict | None = None,
+                max_pages: int = MAX_PAGES, max_empty_pages: int = MAX_EMPTY_PAGES) -> Iterator[list]:
+    """Yield each page's ``data`` list of a Graph listing (``GET /{path}`` with ``params``),
+    following ``paging.next`` exactly as given, past empty pages too (Graph may return
+    ``{"data": [], "paging": {"next": ...}}`` with more after it). Graph's
+    ``paging.cursors.after`` is already inside ``next``; no ``next`` means the last page.
+
+    Stops when there is no ``next``. Loop guards, after which ``summary_out["looped"]`` is
+    set True (the listing is incomplete): a ``next`` URL repeats, ``max_pages`` were read,
+    ``max_empty_pages`` empty pages came in a row, or ``next`` is not a string. The first
+    page's ``summary`` object, if any, is kept in ``summary_out["summary"]``.
+
+    :param check: called before each further page (a connector's call budget; may raise).
+    :raises ConnectorError: ``transient`` (platform ``client.platform``) when a page has no
+        ``data`` list; others from :meth:`GraphClient.get` / :meth:`GraphClient.get_url`.
+    """
+    body = client.get(path, params, action=action)
+    seen_next: set[str] = set()
+    empty_run = 0
+    while True:
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise ConnectorError(f"unexpected response on GET /{path}: no data list", platform=client.platform,
+                                 kind="transient", retry_after=60.0)
+        if summary_out is not None and isinstance(body.get("summary"), dict) and "summary" not in summary_out:
+            summary_out["summary"] = body["summary"]
+        yield data
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        nxt = paging.get("next")
+        if nxt is not None and not isinstance(nxt, str):
+            if summary_out is not None:
+                summary_out["looped"] = True  # unusable paging: treat the listing as incomplete
+            return
+        if not nxt:
+            return
+        empty_run = 0 if data else empty_run + 1
+        if nxt in seen_next or len(seen_next) + 1 >= max_pages or empty_run >= max_empty_pages:
+            if summary_out is not None:
+                summary_out["looped"] = True
+            return
+        seen_next.add(nxt)
+        if check is not None:
+            check()
+        body = client.get_url(nxt, action=action)

@@ -49,7 +49,7 @@ from monitor.config import Config
 from monitor.domain import POLICY_KEYS, parse_time
 
 #: Platform names as people say them.
-PLATFORM_NAMES: Mapping[str, str] = {"facebook": "Facebook", "twitter": "X"}
+PLATFORM_NAMES: Mapping[str, str] = {"facebook": "Facebook", "twitter": "X", "instagram": "Instagram"}
 
 #: Longest comment text quoted in an email (characters); longer text is cut with a note.
 MAX_QUOTE_CHARS = 5000
@@ -140,7 +140,7 @@ def quote_text(value: Any, limit: int = MAX_QUOTE_CHARS) -> tuple[str, int]:
 
 
 def platform_name(platform: str | None) -> str:
-    """``Facebook`` / ``X`` (or the raw value for anything else)."""
+    """``Facebook`` / ``X`` / ``Instagram`` (or the raw value for anything else)."""
     return PLATFORM_NAMES.get(platform or "", platform or "unknown platform")
 
 
@@ -285,6 +285,8 @@ def block_instructions(platform: str | None, author_id: str | None, handle: str 
 
     Facebook: the Page's blocked list, or this tool (Graph API ``POST /{page-id}/blocked``).
     X: in the app only (blocking was removed from the X API v2: there is no block endpoint).
+    Instagram: in the app only (the Instagram Graph API has no block endpoint); hiding the
+    comment is available (``POST /{ig-comment-id}?hide=true``).
     """
     native = (author_id or "").split(":", 1)[-1]
     if platform == "facebook":
@@ -301,6 +303,14 @@ def block_instructions(platform: str | None, author_id: str | None, handle: str 
             "Blocking through the X API is not available to this tool; hiding the reply is: "
             + HIDE_COMMAND.format(id=alert_id),
         ]
+    if platform == "instagram":
+        link = f"https://www.instagram.com/{handle}/" if handle else None
+        where = f"open the profile {link}" if link else "tap the commenter's name on the comment to open their profile"
+        return [
+            f"On Instagram, in the app signed in as the school's account: {where} → ⋯ → Block.",
+            "The Instagram API has no block endpoint, so this tool cannot block; hiding the comment is "
+            "available: " + HIDE_COMMAND.format(id=alert_id),
+        ]
     return ["Block the author on the platform, then record it with --verdict blocked."]
 
 
@@ -312,8 +322,10 @@ def _comment_facts(c: Mapping[str, Any], config: Config, author: Mapping[str, An
     handle = c.get("author_handle") or author.get("handle")
     author_id = c.get("author_id") or author.get("author_id") or ""
     who = name or "(no name given)"
-    if handle:
+    if handle and handle != name:  # Instagram gives only a username: shown once, as @username
         who += f" (@{handle})"
+    elif handle:
+        who = f"@{handle}"
     profile = author.get("profile_url")
     if not profile and author_id:
         native = author_id.split(":", 1)[-1]
@@ -321,6 +333,8 @@ def _comment_facts(c: Mapping[str, Any], config: Config, author: Mapping[str, An
             profile = f"https://x.com/{handle}" if handle else f"https://x.com/i/user/{native}"
         elif c.get("platform") == "facebook":
             profile = f"https://www.facebook.com/{native}"
+        elif c.get("platform") == "instagram" and handle:
+            profile = f"https://www.instagram.com/{handle}/"
     facts.append(("Author", f"{who}, id {author_id}", profile))
     facts.append(("Platform", f"{platform_name(c.get('platform'))} (account {c.get('account') or '?'})", None))
     facts.append(("Posted", local_time(c.get("created_at"), config), None))
@@ -451,8 +465,10 @@ def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping
                                    "paused, so new comments are not being read."))
         sec.blocks.append(("para", f"Error: {d.get('error') or '?'}"))
         sec.blocks.append(("subhead", "Recommended action"))
-        sec.blocks.append(("list", ["Renew the token (README: 'Getting a Facebook Page token' / 'X credentials') "
-                                    "and update the secret it is read from.",
+        guide = {"instagram": "README: 'Instagram': the linked Page's access token",
+                 "twitter": "README: 'X credentials'"}.get(d.get("platform") or a.get("platform") or "",
+                                                           "README: 'Getting a Page access token'")
+        sec.blocks.append(("list", [f"Renew the token ({guide}) and update the secret it is read from.",
                                     "Run: school-monitor check  (polling resumes when it passes)."]))
     elif kind == "permission":
         sec = Section(title=f"Permission missing for {plat} account {account} (alert {aid})")

@@ -266,8 +266,9 @@ class _Commands:
             plan = review.plan_action(store, args.target, args.action, comment=getattr(args, "comment", None))
             if not args.yes:
                 self.out.write(f"Would {plan.description}.\nNothing done: run again with --yes to do it.\n")
-                if plan.platform == "twitter" and plan.action == "block":
-                    self.out.write("Note: X does not allow blocking through its API; the command will tell "
+                if plan.platform in ("twitter", "instagram") and plan.action == "block":
+                    name = "X" if plan.platform == "twitter" else "Instagram"
+                    self.out.write(f"Note: {name} does not allow blocking through its API; the command will tell "
                                    "you how to block in the app.\n")
                 return 0
             result = review.perform_action(store, config, plan, actor=actor(args), now=self.clock(),
@@ -393,7 +394,7 @@ class _Commands:
             self.out.write(f"Wrote {result.path}: {counts}.\n")
         else:
             self.out.write(f"Wrote {result.path}: the store holds nothing about {args.author} "
-                           "(check the id: fb:<Facebook user id> or tw:<X user id>).\n")
+                           "(check the id: fb:<Facebook user id>, tw:<X user id> or ig:<Instagram user id>).\n")
         return 0
 
 
@@ -511,7 +512,7 @@ def register(sub: "argparse._SubParsersAction", *, connector_factory: Callable[[
                                     "--since), or --since alone (every flagged comment since DATE).")
     add_config_arg(p)
     add_actor_arg(p)
-    p.add_argument("--author", metavar="ID", help="author id, fb:<id> or tw:<id>")
+    p.add_argument("--author", metavar="ID", help="author id, fb:<id>, tw:<id> or ig:<id>")
     p.add_argument("--comment", metavar="PLATFORM:ID", help="one comment, e.g. facebook:123_456")
     p.add_argument("--since", metavar="DATE", help="YYYY-MM-DD (school time) or ISO timestamp")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the zip to write")
@@ -540,6 +541,6 @@ def register(sub: "argparse._SubParsersAction", *, connector_factory: Callable[[
     p = sub.add_parser("sar", help="subject access request: export everything held about one commenter")
     add_config_arg(p)
     add_actor_arg(p)
-    p.add_argument("--author", required=True, metavar="ID", help="author id, fb:<id> or tw:<id>")
+    p.add_argument("--author", required=True, metavar="ID", help="author id, fb:<id>, tw:<id> or ig:<id>")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="JSON file (or .zip)")
     p.set_defaults(func=cmd.sar)

@@ -142,6 +142,11 @@ class AccountConfig:
     app token ``check`` needs for ``debug_token``), ``graph_version`` (default ``v23.0``),
     ``lookback_days``.
 
+    Instagram (a professional account linked to a Facebook Page, read through the same
+    Graph API): ``ig_user_id`` (the Instagram professional account's id, ``GET
+    /{page-id}?fields=instagram_business_account``), ``token`` (the linked Page's access
+    token), ``app_id`` / ``app_secret``, ``graph_version``, ``lookback_days`` as for Facebook.
+
     X: ``user_id`` and/or ``handle``, ``bearer_token`` (reading), and for hiding replies
     ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``;
     ``monthly_read_cap`` (posts read per calendar month), ``lookback_days`` (recent
@@ -159,6 +164,7 @@ class AccountConfig:
     page_id: str | None = None
     user_id: str | None = None
     handle: str | None = None
+    ig_user_id: str | None = None
     graph_version: str = "v23.0"
     app_id: str | None = None
     lookback_days: int = 30
@@ -167,9 +173,11 @@ class AccountConfig:
 
     @property
     def external_id(self) -> str:
-        """Page id for Facebook; X user id, else ``@handle``."""
+        """Page id for Facebook; the IG user id for Instagram; X user id, else ``@handle``."""
         if self.platform == "facebook":
             return self.page_id or ""
+        if self.platform == "instagram":
+            return self.ig_user_id or ""
         return self.user_id or (f"@{self.handle}" if self.handle else "")
 
 
@@ -458,6 +466,7 @@ def _kind_name(kinds: tuple) -> str:
 _ACCOUNT_SECRETS = {
     "facebook": ("token", "app_secret"),
     "twitter": ("bearer_token", "consumer_key", "consumer_secret", "access_token", "access_token_secret"),
+    "instagram": ("token", "app_secret"),
 }
 _KNOWN_SECTIONS = {"school", "staff", "accounts", "classifier", "policy", "alerts", "reports", "storage"}
 
@@ -485,8 +494,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         tz = "Europe/London"
     own = r.str_list(s, "own_accounts", (), "school")
     for a in own:
-        if not re.fullmatch(r"(fb|tw):\S+", a):
-            r.problem("school.own_accounts", f"expected author ids like 'fb:1000' or 'tw:2000', got {a!r}")
+        if not re.fullmatch(r"(fb|tw|ig):\S+", a):
+            r.problem("school.own_accounts", f"expected author ids like 'fb:1000', 'tw:2000' or 'ig:3000', "
+                                             f"got {a!r}")
     school = SchoolConfig(
         name=r.get(s, "name", str, "", "school", required="school" in data),
         aliases=r.str_list(s, "aliases", (), "school"),
@@ -555,17 +565,26 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             page_id=r.get(a, "page_id", str, None, where, required=platform == "facebook"),
             user_id=r.get(a, "user_id", str, None, where),
             handle=r.get(a, "handle", str, None, where),
+            ig_user_id=r.get(a, "ig_user_id", str, None, where, required=platform == "instagram"),
             graph_version=r.get(a, "graph_version", str, "v23.0", where),
             app_id=r.get(a, "app_id", str, None, where),
-            lookback_days=r.positive(a, "lookback_days", int, 30 if platform == "facebook" else 7, where),
+            lookback_days=r.positive(a, "lookback_days", int, 7 if platform == "twitter" else 30, where),
             monthly_read_cap=r.positive(a, "monthly_read_cap", int, None, where),
             secrets=secrets,
         )
         if acc.app_id is not None and not re.fullmatch(r"[0-9]{1,40}", acc.app_id):
             r.problem(f"{where}.app_id", f"expected the numeric App ID (app dashboard, Basic settings), "
                                          f"got {acc.app_id!r:.40}")
-        if platform == "facebook" and not re.fullmatch(r"v\d+\.\d+", acc.graph_version):
+        if platform == "instagram" and acc.ig_user_id is not None \
+                and not re.fullmatch(r"[0-9]{1,40}", acc.ig_user_id):
+            r.problem(f"{where}.ig_user_id", "expected the numeric Instagram professional account id (GET "
+                                             "/{page-id}?fields=instagram_business_account), "
+                                             f"got {acc.ig_user_id!r:.40}")
+        if platform in ("facebook", "instagram") and not re.fullmatch(r"v\d+\.\d+", acc.graph_version):
             r.problem(f"{where}.graph_version", f"expected a Graph API version like 'v23.0', got {acc.graph_version!r}")
+        if platform == "instagram" and acc.block_enabled:
+            r.problem(f"{where}.block_enabled", "the Instagram API has no block endpoint: remove it (a block "
+                                                "recommendation tells a person how to block in the app)")
         if platform == "twitter" and not (acc.user_id or acc.handle):
             r.problem(f"{where}.user_id", "missing: an X account needs user_id or handle")
         accounts.append(acc)

@@ -1,14 +1,15 @@
 """``school-monitor demo``: the whole job on the embedded defaults, with no accounts.
 
-Starts on 127.0.0.1 a fake Graph API server and a fake X API v2 server (real HTTP servers
-answering with the recorded response shapes, filled with the bundled Brookfield Primary
-School comments of September and October 2026) and a real SMTP server (aiosmtpd) that
+Starts on 127.0.0.1 a fake Graph API server, a fake Instagram API (Facebook Login path) and
+a fake X API v2 server (real HTTP servers answering with the recorded or documented
+response shapes, filled with the bundled Brookfield Primary School comments of September
+and October 2026) and a real SMTP server (aiosmtpd) that
 writes each message to ``DIR/mail/``. It writes ``DIR/config.toml`` (tokens passed through
 environment variables, as in production), then runs the daemon's own jobs for one full
 cycle with the clock at Monday 12 October 2026 07:00 school time (just after the data):
 poll each account (store, score, categorise, strikes, escalations sent at once), deliver
 the outbox after the group wait, write and send the weekly report for the week before.
-It prints a summary table and exits 0.
+It prints a summary table (comments stored per platform: Facebook, X, Instagram) and exits 0.
 """
 
 from __future__ import annotations
@@ -22,17 +23,30 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import load_config
 from monitor.demo_data import path as demo_path
-from monitor.domain import POLICY_KEYS
+from monitor.domain import PLATFORMS, POLICY_KEYS
 from monitor.pipeline import SettableClock
 
 DEMO_NOW_LOCAL = datetime(2026, 10, 12, 7, 0, tzinfo=ZoneInfo("Europe/London"))
 FB_TOKEN_ENV = "SCHOOL_MONITOR_DEMO_FB_TOKEN"
 X_TOKEN_ENV = "SCHOOL_MONITOR_DEMO_X_TOKEN"
+#: The demo school's Instagram professional account (linked to Page 1000).
+IG_USER_ID = "17841400000003000"
 
 
-def demo_config_text(graph_url: str, x_url: str, smtp_port: int, out: Path) -> str:
-    """The demo's config file: the bundled roster plus accounts, alerts, reports, storage."""
+def demo_config_text(graph_url: str, x_url: str, smtp_port: int, out: Path, ig_url: str | None = None) -> str:
+    """The demo's config file: the bundled roster plus accounts, alerts, reports, storage
+    (the Instagram account only when ``ig_url`` is given)."""
     roster = demo_path("school.toml").read_text(encoding="utf-8")
+    ig_account = "" if ig_url is None else f"""
+[[accounts]]
+name = "brookfield-instagram"
+platform = "instagram"
+ig_user_id = "{IG_USER_ID}"
+base_url = "{ig_url}"
+token_env = "{FB_TOKEN_ENV}"   # the linked Page's access token, as for the Page itself
+poll_interval_minutes = 15
+lookback_days = 45
+"""
     return roster + f"""
 
 # ---- written by `school-monitor demo`: fake platforms and SMTP on 127.0.0.1 ----
@@ -55,7 +69,7 @@ bearer_token_env = "{X_TOKEN_ENV}"
 poll_interval_minutes = 15
 lookback_days = 45
 monthly_read_cap = 10000
-
+{ig_account}
 [classifier]
 backend = "embedded"
 
@@ -90,6 +104,7 @@ def run_demo(out: Path) -> int:
     from monitor.daemon import Daemon
     from monitor.fakes.dataset import load_demo_posts
     from monitor.fakes.graph import FakeGraphServer
+    from monitor.fakes.instagram import FakeInstagramServer, load_demo_instagram
     from monitor.fakes.x import FakeXServer
     from monitor.smtp_sink import SmtpSink
 
@@ -100,6 +115,7 @@ def run_demo(out: Path) -> int:
     x_token = "demo-x-" + secrets.token_hex(16)
     os.environ[FB_TOKEN_ENV] = fb_token
     os.environ[X_TOKEN_ENV] = x_token
+
     posts = load_demo_posts()
     fb_posts = [p for p in posts if p.platform == "facebook"]
     x_posts = [p for p in posts if p.platform == "twitter"]
@@ -107,9 +123,12 @@ def run_demo(out: Path) -> int:
 
     with FakeGraphServer(fb_posts, page_id="1000", token=fb_token) as graph, \
             FakeXServer(x_posts, user_id="2000", username="BrookfieldPS", bearer_token=x_token) as xsrv, \
+            FakeInstagramServer(load_demo_instagram(), ig_user_id=IG_USER_ID, username="brookfieldprimary",
+                                page_id="1000", token=fb_token) as igsrv, \
             SmtpSink(out / "mail") as smtp:
         cfg_path = out / "config.toml"
-        cfg_path.write_text(demo_config_text(graph.base_url, xsrv.base_url, smtp.port, out), encoding="utf-8")
+        cfg_path.write_text(demo_config_text(graph.base_url, xsrv.base_url, smtp.port, out, ig_url=igsrv.base_url),
+                            encoding="utf-8")
         os.chmod(cfg_path, 0o640)
         config = load_config(cfg_path)
         app = build_app(config, config.resolve_path(config.storage.path), clock=clock,
@@ -138,7 +157,8 @@ def print_summary(app, out: Path, emails: int) -> None:
     kinds = {r["kind"]: r["n"] for r in db.query("SELECT kind, COUNT(*) AS n FROM alerts GROUP BY kind")}
     report = app.store.one("SELECT * FROM reports ORDER BY week DESC LIMIT 1")
     rows = [("Comments fetched and stored", "")]
-    rows += [(f"  {p}", str(n)) for p, n in sorted(per_platform.items())]
+    order = {p: i for i, p in enumerate(PLATFORMS)}
+    rows += [(f"  {p}", str(n)) for p, n in sorted(per_platform.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))]
     rows += [("Flagged, per policy category", "")]
     rows += [(f"  {k}", str(per_key.get(k, 0))) for k in POLICY_KEYS]
     rows += [("Escalations", str(kinds.get("escalation", 0))),

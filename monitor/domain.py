@@ -7,11 +7,13 @@ only see the types below. All are frozen dataclasses; timestamps are timezone-aw
 
 Identifiers
 -----------
-* ``platform`` is ``"facebook"`` or ``"twitter"``.
-* ``author_id`` is platform-prefixed: ``"fb:<Graph user id>"`` or ``"tw:<X user id>"``,
-  the same shape as ``[school] own_accounts`` in the config.
+* ``platform`` is ``"facebook"``, ``"twitter"`` or ``"instagram"``.
+* ``author_id`` is platform-prefixed: ``"fb:<Graph user id>"``, ``"tw:<X user id>"`` or
+  ``"ig:<Instagram-scoped user id>"`` (IG comment ``from.id``), the same shape as
+  ``[school] own_accounts`` in the config.
 * A comment is identified by ``(platform, comment_id)``; ``comment_id`` is the native id
-  (Graph comment id such as ``"123_456"``, X post id such as ``"1460323737035677698"``).
+  (Graph comment id such as ``"123_456"``, X post id such as ``"1460323737035677698"``,
+  IG comment id such as ``"17873440459141021"``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-PLATFORMS: tuple[str, ...] = ("facebook", "twitter")
-AUTHOR_PREFIX: Mapping[str, str] = {"facebook": "fb", "twitter": "tw"}
+PLATFORMS: tuple[str, ...] = ("facebook", "twitter", "instagram")
+AUTHOR_PREFIX: Mapping[str, str] = {"facebook": "fb", "twitter": "tw", "instagram": "ig"}
 
 #: Detoxify / Jigsaw label names, in Detoxify's order.
 DETOXIFY_LABELS: tuple[str, ...] = (
@@ -159,21 +161,24 @@ class Post:
 class Comment:
     """One comment or reply, exactly as the platform gave it.
 
-    :ivar platform: ``facebook`` or ``twitter``.
+    :ivar platform: ``facebook``, ``twitter`` or ``instagram``.
     :ivar account: the monitored account key it was fetched for.
-    :ivar post_id: the school post it belongs to (Graph post id, X conversation id).
+    :ivar post_id: the school post it belongs to (Graph post id, X conversation id, IG
+        media id).
     :ivar comment_id: native comment / post id.
     :ivar parent_id: the comment it replies to, or None for a top-level comment.
-    :ivar author_id: platform-prefixed author id (``fb:...`` / ``tw:...``).
-    :ivar author_name: display name (Graph ``from.name``, X ``name``), may be empty.
-    :ivar text: the exact words (Graph ``message``, X ``text``), never altered.
+    :ivar author_id: platform-prefixed author id (``fb:...`` / ``tw:...`` / ``ig:...``).
+    :ivar author_name: display name (Graph ``from.name``, X ``name``, IG ``from.username``:
+        Instagram gives no display name), may be empty.
+    :ivar text: the exact words (Graph ``message``, X ``text``, IG ``text``), never altered.
     :ivar created_at: aware UTC.
     :ivar permalink: link to the comment on the platform.
     :ivar attachments: media attached to the comment.
     :ivar raw: the platform payload (JSON-able), kept as evidence.
     :ivar post_text: the school post's text when known (context for alerts and review).
-    :ivar author_handle: X ``username`` (for profile links), None elsewhere.
-    :ivar is_hidden: Graph ``is_hidden`` / X hidden reply, when known.
+    :ivar author_handle: X ``username`` / IG ``from.username`` (for profile links), None
+        elsewhere.
+    :ivar is_hidden: Graph ``is_hidden`` / X hidden reply / IG ``hidden``, when known.
     :ivar parent_text: the text of the comment it replies to, when known (thread
         context for the categoriser: "he did the same to my son"); not stored, filled
         from the store's copy of the parent when assessing.

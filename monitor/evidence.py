@@ -651,6 +651,8 @@ def _profile(platform: str, author_id: str, handle: str | None) -> str | None:
         return None
     if platform == "facebook":
         return f"https://www.facebook.com/{native}"
+    if platform == "instagram":
+        return f"https://www.instagram.com/{handle}/" if handle else None
     return f"https://x.com/{handle}" if handle else f"https://x.com/i/user/{native}"
 
 
@@ -842,7 +844,8 @@ def derive_display(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
 
 
 def _where(platform: str) -> str:
-    return {"facebook": "Facebook comment", "twitter": "X post"}.get(platform, f"{platform} comment")
+    return {"facebook": "Facebook comment", "twitter": "X post", "instagram": "Instagram comment"}.get(
+        platform, f"{platform} comment")
 
 
 def _fmt(value: Any) -> str:

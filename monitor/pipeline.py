@@ -122,11 +122,15 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
 
 
 def profile_url(platform: str, author_id: str, handle: str | None) -> str | None:
-    """A link to the author's profile: ``https://www.facebook.com/<id>`` or
-    ``https://x.com/<handle>`` (``https://x.com/i/user/<id>`` without a handle)."""
+    """A link to the author's profile: ``https://www.facebook.com/<id>``,
+    ``https://www.instagram.com/<username>/`` (None without a username: an Instagram-scoped
+    id has no public profile link) or ``https://x.com/<handle>``
+    (``https://x.com/i/user/<id>`` without a handle)."""
     native = author_id.split(":", 1)[-1]
     if platform == "facebook":
         return f"https://www.facebook.com/{native}" if native else None
+    if platform == "instagram":
+        return f"https://www.instagram.com/{handle}/" if handle else None
     if handle:
         return f"https://x.com/{handle}"
     return f"https://x.com/i/user/{native}" if native else None

@@ -1,8 +1,8 @@
 """``school-monitor replay``: the same pipeline over past comments, offline.
 
 Input: JSONL shaped like the bundled demo data, one comment per line: ``id``,
-``platform`` (facebook/twitter), ``post`` (the school's post text), ``author_id``
-(``fb:...``/``tw:...``; a bare id is prefixed), ``author_name``, ``created_at`` (ISO 8601
+``platform`` (facebook/twitter/instagram), ``post`` (the school's post text), ``author_id``
+(``fb:...``/``tw:...``/``ig:...``; a bare id is prefixed), ``author_name``, ``created_at`` (ISO 8601
 with offset), ``text``, ``attachment`` (null, ``photo`` or ``video``). Extra keys (labels,
 notes) are ignored.
 

@@ -194,6 +194,8 @@ class WeeklyReport:
     :ivar week: ISO week reported (``2026-W42``); ``weeks`` the trend weeks, oldest first.
     :ivar start, end: the week in the school's timezone, ``[start, end)``, aware.
     :ivar generated_at: aware UTC.
+    :ivar platforms: the platforms with a column (:func:`report_platforms`: Facebook and X,
+        and Instagram when an Instagram account is configured or was polled).
     :ivar categories: eleven :class:`CategoryRow`, in the policy's order.
     :ivar comments: comments posted in the week per platform; ``keyed`` those with a key.
     :ivar escalations: escalations about comments posted in the week, newest first (dicts:
@@ -247,6 +249,19 @@ class WeeklyReport:
 
 # --------------------------------------------------------------------------- tallies
 
+#: Platforms every report shows, even with nothing on them.
+ALWAYS_REPORTED = ("facebook", "twitter")
+
+
+def report_platforms(config: Config, store: Any) -> tuple[str, ...]:
+    """The platforms a report has a column for, in :data:`~monitor.domain.PLATFORMS` order:
+    Facebook and X always, Instagram (and any other) when the config has an account on it
+    or the store has ever polled one (its ``accounts`` table)."""
+    present = {a.platform for a in config.accounts}
+    present |= {r[0] for r in store.db.execute("SELECT DISTINCT platform FROM accounts")}
+    return tuple(p for p in PLATFORMS if p in ALWAYS_REPORTED or p in present)
+
+
 
 def build_report(store: Any, config: Config, week: str | None, now: datetime) -> WeeklyReport:
     """Tally the report for ``week`` (default: the week before ``now``'s, in the school's
@@ -266,7 +281,7 @@ def build_report(store: Any, config: Config, week: str | None, now: datetime) ->
     db = store.db
     bucket = "CASE " + " ".join(f"WHEN {{col}} >= '{b[i]}' THEN {i}" for i in range(TREND_WEEKS - 1, 0, -1)) + " ELSE 0 END"
     n = TREND_WEEKS
-    platforms = tuple(PLATFORMS)
+    platforms = report_platforms(config, store)
 
     auto: dict[tuple[str, str], list[int]] = {}
     if has_index(db, "comment_keys", ("key", "platform", "created_at")):
@@ -496,7 +511,7 @@ def _draw_chart(ax: Any, report: WeeklyReport) -> None:
     y = list(range(len(cats)))
     h = 0.38
     left = [0] * len(cats)
-    colours = {"facebook": "#1f5fbf", "twitter": "#222222"}
+    colours = {"facebook": "#1f5fbf", "twitter": "#222222", "instagram": "#c13584"}
     for p in report.platforms:
         vals = [c.by_platform.get(p, 0) for c in cats]
         ax.barh([v + h / 2 for v in y], vals, height=h, left=left, color=colours.get(p, "#888"),
@@ -567,10 +582,12 @@ def render_report_png(report: WeeklyReport) -> bytes:
     tab.axis("off")
     cols = (["Category (the policy's words)"] + [_pname(p) for p in report.platforms]
             + ["This week", "Confirmed", "Last week", "4-week trend"])
-    cells = [[textwrap.fill(r.words, 60)] + [str(r.by_platform[p]) for p in report.platforms]
+    wrap = 60 - 8 * max(0, len(report.platforms) - 2)
+    cells = [[textwrap.fill(r.words, wrap)] + [str(r.by_platform[p]) for p in report.platforms]
              + [str(r.total), str(r.confirmed), str(r.last_week), " → ".join(str(x) for x in r.trend)]
              for r in report.categories]
-    widths = [0.5] + [0.075] * len(report.platforms) + [0.08, 0.085, 0.085, 0.13]
+    widths = [0.5 - 0.075 * max(0, len(report.platforms) - 2)] + [0.075] * len(report.platforms) \
+        + [0.08, 0.085, 0.085, 0.13]
     table = tab.table(cellText=cells, colLabels=cols, colWidths=widths, loc="upper center", cellLoc="right",
                       colLoc="right")
     table.auto_set_font_size(False)
@@ -692,7 +709,7 @@ def csv_rows(report: WeeklyReport) -> list[list[Any]]:
     """The CSV table as rows (header first): one row per category, then ``total``.
 
     Columns: ``key``, ``category`` (the policy's words), one automatic count per
-    platform (``facebook``, ``x``), ``total``, ``confirmed``, ``last_week``, then one
+    platform (``facebook``, ``x``, ``instagram``), ``total``, ``confirmed``, ``last_week``, then one
     column per trend week (``2026-W39`` ... the reported week)."""
     pl = report.platforms
     head = ["key", "category"] + [("x" if p == "twitter" else p) for p in pl] + ["total", "confirmed", "last_week"]

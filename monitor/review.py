@@ -563,7 +563,7 @@ def perform_action(store: Store, config: Config, plan: ActionPlan, *, actor: str
     try:
         connector = factory(account_config)
         if plan.action == "block":
-            if plan.platform == "twitter" and plan.author_handle:  # TwitterConnector.block takes the handle
+            if plan.platform in ("twitter", "instagram") and plan.author_handle:  # these block() take the handle
                 message = connector.block(plan.author_id, handle=plan.author_handle)
             else:
                 message = connector.block(plan.author_id)

@@ -1,6 +1,6 @@
 """Subject access requests (UK GDPR Article 15): everything held about one commenter.
 
-:func:`export_sar` gathers, for one platform-prefixed author id (``fb:<id>`` / ``tw:<id>``),
+:func:`export_sar` gathers, for one platform-prefixed author id (``fb:<id>`` / ``tw:<id>`` / ``ig:<id>``),
 every row of the store that is about that person:
 
 * ``author``: their ``authors`` row;
@@ -70,14 +70,14 @@ class SarResult:
 
 
 def check_author_id(author_id: str) -> str:
-    """Validate a platform-prefixed author id (``fb:123`` / ``tw:456``).
+    """Validate a platform-prefixed author id (``fb:123`` / ``tw:456`` / ``ig:789``).
 
     :raises SarError: naming the value and the expected form.
     """
     prefixes = tuple(f"{p}:" for p in AUTHOR_PREFIX.values())
     if not author_id.startswith(prefixes) or len(author_id) <= 3:
-        raise SarError(f"author id {author_id!r} must be platform-prefixed: fb:<Facebook user id> or "
-                       "tw:<X user id> (as shown by `review show` and in alerts)")
+        raise SarError(f"author id {author_id!r} must be platform-prefixed: fb:<Facebook user id>, "
+                       "tw:<X user id> or ig:<Instagram user id> (as shown by `review show` and in alerts)")
     return author_id
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_roster_only_file_is_a_valid_config():
     cfg = load_config(demo_path("school.toml"))
     assert cfg.school.name == "Brookfield Primary School"
-    assert cfg.school.own_accounts == ("fb:1000", "tw:2000")
+    assert cfg.school.own_accounts == ("fb:1000", "tw:2000", "ig:17841400000003000")
     assert [s.name for s in cfg.staff][:2] == ["Helen Ashworth", "Daniel Okafor"]
     assert cfg.staff[0].title == "Mrs" and cfg.staff[0].role == "headteacher"
     assert cfg.accounts == ()
@@ -26,8 +26,10 @@ def test_roster_only_file_is_a_valid_config():
 
 def test_example_config_documents_and_loads_every_section():
     cfg = load_config(ROOT / "config.example.toml")
-    fb, x = cfg.accounts
+    fb, x, ig = cfg.accounts
     assert fb.platform == "facebook" and fb.page_id == "1000" and fb.graph_version == "v23.0"
+    assert ig.platform == "instagram" and ig.ig_user_id == "17841400000003000"
+    assert ig.secrets["token"].credential == "facebook_page_token" and not ig.block_enabled
     assert fb.secrets["token"].credential == "facebook_page_token"
     assert x.platform == "twitter" and x.monthly_read_cap == 10000
     assert cfg.alerts.smtp.security == "starttls"
