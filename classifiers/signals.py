@@ -146,11 +146,15 @@ class Encoder:
         """The text as the encoder reads it: :func:`classifiers.normalise.fold` (NFKC,
         invisible characters removed, look-alikes and masked letters folded), then
         :func:`classifiers.embedded.normalise` (URLs, @mentions, repeats), with the
-        placeholders spelled as words the vocabulary knows."""
+        placeholders spelled as words the vocabulary knows; a lone surrogate becomes
+        U+FFFD."""
         from classifiers.embedded import normalise
         from classifiers.normalise import fold
 
-        return normalise(fold(text).text).replace("xxuser", "@user").replace("xxurl", "url")
+        t = normalise(fold(text).text).replace("xxuser", "@user").replace("xxurl", "url")
+        if not t.isascii():  # a lone surrogate (hostile or broken input) cannot be tokenised
+            t = t.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return t
 
     #: a long text's pieces hold at most this many characters (about 90 tokens)
     PIECE_CHARS = 400
@@ -285,6 +289,10 @@ class SignalsScorer:
     """
 
     name = "embedded"
+    #: characters of a text that are scored (the pipeline sends a longer comment to a
+    #: person anyway: ``monitor.pipeline.MAX_ASSESS_CHARS``); bounds the work a hostile
+    #: megabyte can cause
+    MAX_CHARS = 25_000
 
     def __init__(self, model_dir: Path | str | None = None, threads: int = 0, batch_size: int = 32):
         from classifiers.embedded import EmbeddedScorer
@@ -308,14 +316,15 @@ class SignalsScorer:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, float64 ``(len(texts), len(labels))``, input order.
 
-        A text that fits one encoder window is scored whole (as in training). A longer one
+        A text that fits one encoder window is scored whole (as in training); only its
+        first :attr:`MAX_CHARS` characters are read. A longer one
         is cut into pieces of sentences (:meth:`Encoder.pieces`), each piece scored whole
         by both parts, and a text takes, per signal, its most probable piece: a threat at
         the end of a long, friendly post is not diluted by the rest.
         """
         from classifiers.normalise import fold
 
-        texts = list(texts)
+        texts = [t[: self.MAX_CHARS] for t in texts]
         if not texts:
             return np.zeros((0, len(self.labels)))
         pieces: list[str] = []
