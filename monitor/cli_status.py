@@ -3,7 +3,8 @@
 Shows, per account, the last successful poll, the pause state and reason, the X reads of
 the month against ``monthly_read_cap``; the outbox backlog (alerts and emails not yet
 delivered, the oldest, the last delivery error); the last weekly report; recent poll
-errors. Data: :func:`monitor.health.status_report`.
+errors; the count of payloads kept in quarantine (comments or posts a platform returned
+that could not be read). Data: :func:`monitor.health.status_report`.
 
 Exit status (for Nagios/Icinga checks and cron):
 
@@ -131,6 +132,15 @@ def format_status(report: dict[str, Any]) -> str:
     out += ["", "Recent poll errors"]
     if report["recent_errors"]:
         out += [f"  {e['at']}  {e['account']}: {_one_line(e['error'])}" for e in report["recent_errors"]]
+    else:
+        out.append("  none")
+    q = report.get("quarantine") or {}
+    out += ["", "Quarantine (payloads the platforms returned that could not be read; each was emailed)"]
+    if q.get("total"):
+        by = ", ".join(f"{k} {v}" for k, v in q["by_platform"].items())
+        out.append(f"  {q['total']} kept ({by}); newest {q['newest']}")
+        out += [f"  row {r['id']}: {r['platform']} {r['kind']} on post {r['post_id'] or '?'}: "
+                f"{_one_line(r['reason'])}" for r in q.get("latest", [])]
     else:
         out.append("  none")
     out += ["", "Health: " + ("OK" if report["healthy"] else "ATTENTION")]
