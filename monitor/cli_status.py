@@ -113,6 +113,8 @@ def format_status(report: dict[str, Any]) -> str:
     for a in report["accounts"]:
         if a["paused"]:
             out.append(f"  {a['account']} paused at {a['paused_at']}: {_one_line(a['paused_reason'])}")
+        elif a["last_error"]:  # e.g. a poll cut short by a repeating paging token
+            out.append(f"  {a['account']} last error at {a['last_error_at'] or '?'}: {_one_line(a['last_error'])}")
     ob = report["outbox"]
     out += ["", "Outbox",
             f"  alerts pending: {ob['alerts_pending']} (oldest {ob['oldest_pending_alert'] or '-'}); "

@@ -57,8 +57,8 @@ MAX_QUARANTINE_QUOTE = 4000
 
 #: Why a comment whose author the platform withheld goes to a person instead of striking.
 UNKNOWN_AUTHOR_REASON = ("the platform did not say who wrote this comment (no author id), so no strike is "
-                         "recorded and no block can be recommended; `school-monitor check` tells whether the "
-                         "Page token lacks what it needs")
+                         "recorded and no block can be recommended; for a Facebook Page, `school-monitor check` "
+                         "tells whether the Page token lacks what it needs")
 
 
 def system_clock() -> datetime:

@@ -240,6 +240,9 @@ def test_repeated_next_token_stops_the_read_with_an_error_and_last_error(env, tm
         assert store.scalar("SELECT COUNT(*) FROM comments") == 200  # the two pages read are kept
         assert store.reads_this_month("x", now) <= 300
         store.close()
+        capsys.readouterr()
+        main(["status", "--config", str(cfg)])
+        assert "x last error at" in capsys.readouterr().out
         # X's paging fixed: the next poll reads the rest, nothing lost, the error clears
         x.repeat_next_token = False
         assert main(["poll", "--once", "--config", str(cfg)]) == 0
