@@ -3,8 +3,10 @@ enqueue alerts.
 
 Order of work and why nothing is lost
 -------------------------------------
-1. ``poll``: the connector fetches; the comments it returns and the account's advanced
-   cursor are stored in ONE transaction (:meth:`monitor.store.Store.ingest`). A crash
+1. ``poll``: the connector fetches; the comments it returns, the payloads it could not
+   read (the ``quarantine`` table, each with one ``quarantine`` alert for a person) and
+   the account's advanced cursor are stored in ONE transaction
+   (:meth:`monitor.store.Store.ingest`). A crash
    before the commit loses nothing (the cursor did not move, the next poll fetches the
    same comments); after it, the comments are evidence with ``status='new'``.
 2. ``process_pending``: every comment with ``status='new'`` is scored in batches (the
@@ -196,8 +198,11 @@ class Pipeline:
         """Poll one account, store what it returns, then process pending comments.
 
         Connector failures are recorded, never raised: a permanent one (token expired,
-        permission missing) pauses the account and enqueues one alert to the coordinator;
-        a rate limit or transient one defers the next poll by ``retry_after``.
+        permission missing, a connector that cannot start) pauses the account and enqueues
+        one alert to the coordinator; a rate limit or transient one (and any unexpected
+        exception from the connector, logged with its traceback) defers the next poll by
+        ``retry_after``. Comments of an unknown author (:func:`monitor.domain.author_known`)
+        never strike: those that would have go to review instead.
 
         :param force: poll even if a backoff is running (``poll --once``); never a paused account.
         :raises monitor.store.StoreError: when the store cannot be written (nothing partial).
