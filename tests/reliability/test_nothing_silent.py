@@ -188,6 +188,11 @@ def test_unknown_authors_are_escalated_but_never_strike_or_get_a_block(env, tmp_
         reasons = [r["review_reasons"] for r in store.db.query(
             "SELECT review_reasons FROM assessments WHERE review_reasons LIKE '%no author id%'")]
         assert reasons
+        # review shows no pooled "history" for the unknown id
+        from monitor.review import show
+
+        escalation = store.scalar("SELECT id FROM alerts WHERE kind = 'escalation' AND author_id = 'fb:unknown'")
+        assert show(store, escalation).author is None
         store.close()
 
         capsys.readouterr()
