@@ -24,7 +24,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args
+from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args, visible
 
 
 def register(sub: Any) -> None:
@@ -141,8 +141,8 @@ def format_status(report: dict[str, Any]) -> str:
     if q.get("total"):
         by = ", ".join(f"{k} {v}" for k, v in q["by_platform"].items())
         out.append(f"  {q['total']} kept ({by}); newest {q['newest']}")
-        out += [f"  row {r['id']}: {r['platform']} {r['kind']} on post {r['post_id'] or '?'}: "
-                f"{_one_line(r['reason'])}" for r in q.get("latest", [])]
+        out += [f"  row {r['id']}: {r['platform']} {r['kind']} on post {visible(r['post_id'] or '?')}: "
+                f"{visible(_one_line(r['reason']))}" for r in q.get("latest", [])]
     else:
         out.append("  none")
     out += ["", "Health: " + ("OK" if report["healthy"] else "ATTENTION")]
