@@ -27,6 +27,9 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 * ``read_usage``: posts read per account per calendar month (X read budget).
 * ``poll_log``: one row per poll attempt (health, ``status`` command).
 * ``state``: small key/value facts (last purge, ...).
+* ``quarantine`` (since m008): platform payloads that could not be read as a post or comment, kept
+  exactly as returned (raw JSON, the reason, platform, account, post), one row per
+  distinct payload (``raw_sha256``), with when it was first and last returned.
 """
 
 from __future__ import annotations
@@ -515,5 +518,35 @@ def m007_outbox_attempts(db: Database) -> None:
         ALTER TABLE messages ADD COLUMN attempt_started_at TEXT;
         ALTER TABLE messages ADD COLUMN cutoffs INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE alerts ADD COLUMN undelivered_alarm_at TEXT;
+        """
+    )
+
+
+@migrations()
+def m008_quarantine(db: Database) -> None:
+    """Payloads a connector could not map (issue 14, item 6): stored, never dropped.
+
+    One row per distinct payload: the same malformed comment returned by every poll
+    only moves ``last_seen`` and ``times_seen``. ``raw`` is canonical JSON text
+    (non-ASCII escaped, so even lone surrogates survive); ``raw_sha256`` its SHA-256."""
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            post_id TEXT,
+            item_id TEXT,
+            reason TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            times_seen INTEGER NOT NULL DEFAULT 1,
+            alert_id INTEGER,
+            UNIQUE (platform, account, raw_sha256)
+        );
+        CREATE INDEX IF NOT EXISTS quarantine_first_seen ON quarantine(first_seen);
         """
     )
