@@ -24,7 +24,8 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 * ``reports``: weekly reports generated / sent (once per week).
 * ``verdicts``: the coordinator's judgements on comments (calibration, confirmed counts).
 * ``audit_log``: append-only (triggers refuse UPDATE and DELETE).
-* ``read_usage``: posts read per account per calendar month (X read budget).
+* ``read_usage``: posts read, user reads and the estimated pay-per-use cost (micro-USD)
+  per account per calendar month (X read budget).
 * ``poll_log``: one row per poll attempt (health, ``status`` command).
 * ``state``: small key/value facts (last purge, ...).
 """
@@ -517,3 +518,14 @@ def m007_outbox_attempts(db: Database) -> None:
         ALTER TABLE alerts ADD COLUMN undelivered_alarm_at TEXT;
         """
     )
+
+
+@migrations()
+def m008_x_read_cost(db: Database) -> None:
+    """X pay-per-use (since 6 Feb 2026): user reads and the estimated cost in micro-USD
+    (millionths of a US dollar, exact integers) per account and month."""
+    cols = {c.name for c in db["read_usage"].columns}
+    if "user_reads" not in cols:
+        db.execute("ALTER TABLE read_usage ADD COLUMN user_reads INTEGER NOT NULL DEFAULT 0")
+    if "cost_micro_usd" not in cols:
+        db.execute("ALTER TABLE read_usage ADD COLUMN cost_micro_usd INTEGER NOT NULL DEFAULT 0")
