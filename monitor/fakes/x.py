@@ -387,8 +387,9 @@ class FakeXServer:
     def fail_next(self, n: int = 1, status: int = 503, *, reset_after: float | None = 60.0,
                   body: bytes | str | Mapping | list | None = None, content_type: str | None = None,
                   path: str | None = None, headers: Mapping[str, str] | None = None) -> None:
-        """Answer the next ``n`` requests (whose path contains ``path``, when given) with
-        ``status`` instead of serving them.
+        """Answer the next ``n`` requests (whose path contains ``path``, when given; a
+        ``path`` ending in ``$`` must match exactly, e.g. ``/2/tweets$``) with ``status``
+        instead of serving them.
 
         :param reset_after: for 429, ``x-rate-limit-reset`` is now + this many seconds
             (Unix seconds, as X sends it); None sends no reset header.
@@ -475,7 +476,8 @@ class FakeXServer:
         req = FakeRequest(method, path, query, auth)
         with self._lock:
             self.requests.append(req)
-            fault = next((f for f in self._faults if f.path is None or f.path in path), None)
+            fault = next((f for f in self._faults if f.path is None or f.path in path
+                          or (f.path.endswith("$") and f.path[:-1] == path)), None)
             if fault is not None:
                 self._faults.remove(fault)
             delay = 0.0
