@@ -275,6 +275,7 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
     next_poll_after: float | None = None
     budget_hit: bool = False
+    money_hit: bool = False
 
     def page_size(self, kind: str, owned: bool = False) -> int | None:
         """max_results for the next page, or None when the budget cannot pay for it. A page
@@ -294,6 +295,7 @@ class _Run:
                     left = f"{size} post(s) left this month"
                 else:
                     left = f"${max(0, (self.money or 0) - self.cost) / 1e6:.3f} left this month"
+                    self.money_hit = True
                 self.warnings.append(
                     f"X read budget reached: {left}, fewer than the smallest "
                     f"page ({_PAGE_MIN[kind]}) of {_ENDPOINTS[kind][0]}; stopped reading (the rest is read "
@@ -683,6 +685,13 @@ class TwitterConnector:
                 raise
             run.warnings.append(f"stopped part-way, kept what was read: {exc}")
             run.next_poll_after = 3600.0 if stop else exc.retry_after if exc.retry_after is not None else 60.0
+        if run.money_hit and not (run.tweets or run.posts or deleted):  # nothing new could be paid for
+            usd = f" of ${self.cfg.monthly_budget_usd:,.2f}" if self.cfg.monthly_budget_usd else ""
+            raise ConnectorError(
+                f"monthly X budget{usd} used up for account {self.cfg.name!r}: "
+                f"${max(0, (run.money or 0) - run.cost) / 1e6:.3f} left, less than the smallest page can cost; "
+                "reading stopped until the next calendar month (raise monthly_budget_usd only if your X credits "
+                "allow more)", platform=PLATFORM, kind="budget", permanent=False)
         if self._exhausted_until is not None:
             wait = max(1.0, self._exhausted_until - self._clock().timestamp() + 1)
             run.next_poll_after = max(run.next_poll_after or 0.0, wait)
