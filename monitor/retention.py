@@ -264,13 +264,13 @@ def x_deletion_watch(store: Store, account: str, limit: int = 2000) -> list[str]
     a confirming verdict, ``flagged``) or in an open or acknowledged review item. Newest
     first, at most ``limit`` (the connector checks ``deletion_checks_per_poll`` of them a
     poll). Reads only."""
-    open_ids = {c for p, c in _review_refs(store, open_only=True) if p == "twitter"}
+    open_ids = sorted({c for p, c in _review_refs(store, open_only=True) if p == "twitter"})
     rows = store.db.execute(
-        f"SELECT c.comment_id, {EVIDENCE_SQL} AS is_evidence FROM comments c "
+        "SELECT c.comment_id FROM comments c "
         "WHERE c.platform = 'twitter' AND c.account = ? AND c.deleted_at IS NULL AND c.purged_at IS NULL "
-        "ORDER BY c.created_at DESC", [account]).fetchall()
-    out = [cid for cid, ev in rows if ev or cid in open_ids]
-    return out[:limit]
+        f"AND ({EVIDENCE_SQL} OR c.comment_id IN (SELECT value FROM json_each(?))) "
+        "ORDER BY c.created_at DESC LIMIT ?", [account, json.dumps(open_ids), limit]).fetchall()
+    return [r[0] for r in rows]
 
 
 def honour_x_deletions(store: Store, refs: Iterable[tuple[str, str]], now: datetime,
