@@ -234,9 +234,14 @@ def test_deletion_checks_are_bounded_per_poll_and_rotate(small):
 
 def test_deletion_checks_stay_within_the_money_budget(small):
     cur = connector(small).fetch(ctx()).cursor
-    ids = [small.a, small.b]
-    res = connector(small).fetch(ctx({**cur, "billing": {}}, money=0.0051, watch=ids))
-    assert res.cost_usd <= 0.0051
+    small.test_clock.now = T0 + timedelta(days=1)  # a new UTC day: each lookup is billed again
+    before = small.billed_micro_usd
+    small.requests.clear()
+    with pytest.raises(ConnectorError) as ei:  # one lookup paid for, then nothing more can be
+        connector(small).fetch(ctx(cur, now=T0 + timedelta(days=1), money=0.0051, watch=[small.a, small.b]))
+    assert ei.value.kind == "budget" and not ei.value.permanent
+    [lookup] = [r for r in small.requests if r.path == "/2/tweets"]
+    assert lookup.query["ids"] == small.a and small.billed_micro_usd - before == 5000
 
 
 def test_a_partial_error_that_is_not_resource_not_found_is_not_a_deletion(small):
