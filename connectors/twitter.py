@@ -314,8 +314,8 @@ class _Run:
         def charge(key: str, price: int) -> bool:
             if key in self.billed:
                 return False
-            if len(self.billed) < BILLING_KEYS_MAX:
-                self.billed.add(key)
+            if len(self.billed) < BILLING_KEYS_MAX and re.fullmatch(r"[pum]:[0-9A-Za-z_]{1,40}", key):
+                self.billed.add(key)  # a malformed id is charged, never remembered (nor stored in the cursor)
             self.cost += price
             return True
 
