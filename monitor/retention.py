@@ -294,22 +294,15 @@ def honour_x_deletions(store: Store, refs: Iterable[tuple[str, str]], now: datet
     with store.transaction():
         touched: set[str] = set()
         for p, cid in targets:
-            touched.add(store.scalar("SELECT author_id FROM comments WHERE platform = ? AND comment_id = ?", [p, cid]))
-            store.db.execute(
-                "UPDATE comments SET text = NULL, raw = NULL, attachments = '[]', author_name = '', "
-                "author_handle = NULL, purged_at = ? WHERE platform = ? AND comment_id = ?", [now_s, p, cid])
-            store.db.execute(
-                "UPDATE comment_versions SET text = NULL, raw = NULL, attachments = '[]' "
-                "WHERE platform = ? AND comment_id = ? AND (text IS NOT NULL OR raw IS NOT NULL)", [p, cid])
-            for a in list(store.db.query("SELECT version, evidence FROM assessments "
-                                         "WHERE platform = ? AND comment_id = ?", [p, cid])):
-                store.db.execute("UPDATE assessments SET evidence = ? WHERE platform = ? AND comment_id = ? "
-                                 "AND version = ?", [_redact_evidence(a["evidence"]), p, cid, a["version"]])
+            touched.add(store.scalar("SELECT author_id FROM comment_state WHERE platform = ? AND comment_id = ?",
+                                     [p, cid]))
+            store.purge_comment(p, cid, now, _redact_evidence)
         _redact_alerts(store, now_s)
         for author_id in sorted(a for a in touched if a):
             if not store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND purged_at IS NULL",
                                 [author_id]):
-                store.db.execute("UPDATE authors SET name = '', handle = NULL WHERE author_id = ?", [author_id])
+                store.db.execute("UPDATE authors SET name = '', handle = NULL WHERE author_id = ? "
+                                 "AND (name != '' OR handle IS NOT NULL)", [author_id])
         store.audit(actor, "retention.x_deletion", "comments",
                     "deleted on X: content purged ([storage] honour_x_deletions = true, X Developer Policy)", now,
                     {"comments": [c for _, c in targets]})
