@@ -266,7 +266,7 @@ def x_deletion_watch(store: Store, account: str, limit: int = 2000) -> list[str]
     poll). Reads only."""
     open_ids = sorted({c for p, c in _review_refs(store, open_only=True) if p == "twitter"})
     rows = store.db.execute(
-        "SELECT c.comment_id FROM comments c "
+        "SELECT c.comment_id FROM comment_state c "
         "WHERE c.platform = 'twitter' AND c.account = ? AND c.deleted_at IS NULL AND c.purged_at IS NULL "
         f"AND ({EVIDENCE_SQL} OR c.comment_id IN (SELECT value FROM json_each(?))) "
         "ORDER BY c.created_at DESC LIMIT ?", [account, json.dumps(open_ids), limit]).fetchall()
