@@ -44,8 +44,16 @@ timelines, 10 for search) exceeds the budget left is not made. When reading stop
 part-way (budget, rate limit, a server error after some pages), the unread id range is
 kept in the cursor (``until_id``) and read first next time, so nothing is skipped and
 nothing is read twice. With the budget already at 0, :meth:`TwitterConnector.fetch`
-raises ``ConnectorError(kind="budget")`` without calling X. (X deduplicates a post
-returned twice on one day; this count does not, so it errs on the safe side.)
+raises ``ConnectorError(kind="budget")`` without calling X.
+
+Cost (pay-per-use since 6 Feb 2026): every answer is priced at :data:`PRICE_POST_READ`,
+:data:`PRICE_OWNED_READ` (mentions and the post timeline read with the school's own
+user-context tokens), :data:`PRICE_USER_READ` and :data:`PRICE_MEDIA_READ`, each resource
+once per UTC day as X bills it (the keys paid for today are kept in the cursor's
+``billing``); ``ctx.budget_usd_remaining`` bounds each page at its worst price. After the
+read plan, up to ``deletion_checks_per_poll`` of ``ctx.watch_ids`` are looked up with
+``GET /2/tweets?ids=`` (:meth:`TwitterConnector._check_deletions`); the post count
+``reads`` is not de-duplicated (a legacy post cap errs on the safe side).
 
 Cursor
 ------
@@ -72,7 +80,10 @@ when the header is missing); 401 ``auth`` (permanent: reconnect the X credential
 5xx, timeouts, connection errors and malformed JSON ``transient`` after
 ``max_attempts`` tries with exponential backoff (the injected ``sleep``); 400 ``transient``
 with X's message (e.g. an invalid ``since_id``); 404 and an unknown handle ``not_found``
-(permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key).
+(permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key);
+a 429 whose problem type is ``usage-capped`` or a 402 (credits used up) ``budget``
+(permanent: X's own spending stop, not a rate limit); the same 400 twice in a row
+``invalid_request`` (permanent).
 A rate limit or server failure after some posts were read returns what was read (with
 ``next_poll_after`` and a warning) instead of raising, so paid-for reads are kept. Tokens never
 appear in an error or a log: the ``tweepy`` logger (which prints ``Bearer <token>`` at
