@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Protocol, Sequence
 
-from monitor.domain import Account, Comment, Post
+from monitor.domain import Account, Comment, Post, QuarantinedPayload
 
 
 class ConnectorError(Exception):
@@ -92,6 +92,10 @@ class FetchResult:
         counted once per UTC day (US dollars).
     :ivar warnings: readable notes (e.g. "slowing down: x-app-usage call_count 85%").
     :ivar next_poll_after: seconds the connector asks the scheduler to wait (usage near a limit).
+    :ivar quarantined: payloads the platform returned that could not be mapped; the
+        pipeline stores them (with the comments, in one transaction) and alerts a person.
+    :ivar errors: problems that cut the poll short but kept what was read (e.g. a paging
+        token that repeats): logged at ERROR and recorded as the account's ``last_error``.
     """
 
     posts: Sequence[Post] = ()
@@ -104,6 +108,8 @@ class FetchResult:
     next_poll_after: float | None = None
     user_reads: int = 0
     cost_usd: float = 0.0
+    quarantined: Sequence[QuarantinedPayload] = ()
+    errors: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

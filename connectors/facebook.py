@@ -79,6 +79,7 @@ warning; with no progress it raises :class:`~connectors.base.ConnectorError`.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ from connectors.graph_client import (
     redact,
     scrub,
 )
-from monitor.domain import Account, Attachment, Comment, Post, iso, parse_time
+from monitor.domain import Account, Attachment, Comment, Post, QuarantinedPayload, iso, parse_time
 
 PAGE_LIMIT = 100
 #: Comment fields requested (Graph API Comment node).
@@ -282,6 +283,33 @@ def map_comment(raw: Mapping[str, Any], *, account: str, post_id: str, post_text
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """The quarantine reason for a mapping failure: the mapper's own words for a
+    ValueError, the failure's type otherwise (an object that is not a JSON object ...)."""
+    if isinstance(exc, ValueError):
+        return str(exc)
+    if isinstance(exc, AttributeError):
+        return "not a JSON object"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def quarantined(raw: Any, exc: BaseException, *, account: str, kind: str, post_id: str | None,
+                secrets: tuple[str, ...] = ()) -> QuarantinedPayload:
+    """A Graph object that could not be mapped, kept as returned (secret URL parameters
+    removed) with the reason (pure)."""
+    rid = raw.get("id") if isinstance(raw, Mapping) else None
+    item_id = str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) and _GRAPH_ID_RE.fullmatch(
+        str(rid)) else None
+    try:
+        clean = scrub(raw, secrets)
+    except RecursionError:
+        clean = None
+    return QuarantinedPayload(platform=PLATFORM, account=account, kind=kind, post_id=post_id, item_id=item_id,
+                              reason=_reason(exc), raw=clean)
+
+
 def map_post(raw: Mapping[str, Any], *, account: str, secrets: tuple[str, ...] = ()) -> Post:
     """One Graph post object to a :class:`~monitor.domain.Post` (pure); text is
     ``message``, else ``story``, else empty.
@@ -414,6 +442,7 @@ class FacebookConnector:
         self._sleep = sleep
         self.max_calls_per_poll = max_calls_per_poll
         self.audit_posts_per_poll = max(0, audit_posts_per_poll)
+        self._quarantined: dict[tuple[str | None, str], QuarantinedPayload] = {}
         ref = cfg.secrets.get("token")
         if ref is None:
             raise ConnectorError(f"account {cfg.name!r}: no Page access token configured (set token_env, "
@@ -445,6 +474,7 @@ class FacebookConnector:
             transient errors when nothing was gathered yet.
         """
         start_calls = self.client.calls
+        self._quarantined: dict[tuple[str | None, str], QuarantinedPayload] = {}
         states, audit_pos, warnings = _load_cursor(ctx.cursor)
         window_start = ctx.now - timedelta(days=self.cfg.lookback_days)
         new_states: dict[str, _PostState] = {}
@@ -526,7 +556,20 @@ class FacebookConnector:
                   "audit": audit_pos, "polled_at": iso(ctx.now)}
         return FetchResult(posts=tuple(posts_out), comments=tuple(comments_out), deleted=tuple(deleted),
                            cursor=cursor, calls=self.client.calls - start_calls, reads=len(comments_out),
-                           warnings=tuple(warnings), next_poll_after=next_after)
+                           warnings=tuple(warnings), next_poll_after=next_after,
+                           quarantined=tuple(self._quarantined.values()))
+
+    def _quarantine(self, raw: Any, exc: BaseException, kind: str, post_id: str | None) -> None:
+        """Keep an object that could not be mapped for the pipeline's quarantine (once per
+        distinct object per poll: an incremental read and the full listing after it may
+        both meet it)."""
+        q = quarantined(raw, exc, account=self.account.key, kind=kind, post_id=post_id,
+                        secrets=self.client.secrets)
+        try:
+            key = json.dumps(q.raw, sort_keys=True, default=str)
+        except (RecursionError, ValueError, TypeError):
+            key = repr(type(q.raw))
+        self._quarantined.setdefault((post_id, key), q)
 
     def _list_posts(self, window_start: datetime, budget_check: Callable[[], None],
                     warnings: list[str]) -> tuple[list[dict], bool]:
@@ -543,9 +586,12 @@ class FacebookConnector:
                 for p in page:
                     try:
                         graph_id(p.get("id"), "post")
+                        if not isinstance(p.get("created_time"), str):
+                            raise ValueError(f"Graph post {p.get('id')} has no created_time")
                         created = parse_time(p["created_time"])
-                    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+                    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
                         skipped += 1
+                        self._quarantine(p, exc, "post", None)
                         continue
                     if created >= window_start:
                         out.append(p)
@@ -558,7 +604,7 @@ class FacebookConnector:
                 raise
             complete = False
         if skipped:
-            warnings.append(f"{skipped} post(s) without a usable id or created_time skipped")
+            warnings.append(f"{skipped} post(s) without a usable id or created_time quarantined")
         return out, complete
 
     def _pages(self, path: str, params: Mapping[str, Any], *, action: str,
@@ -596,8 +642,9 @@ class FacebookConnector:
                 try:
                     out.append(map_comment(raw, account=self.account.key, post_id=post_id, post_text=post_text,
                                            secrets=self.client.secrets))
-                except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+                except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
                     bad += 1
+                    self._quarantine(raw, exc, "comment", post_id)
         total = summary.get("summary", {}).get("total_count")
         total = total if isinstance(total, int) and not isinstance(total, bool) else None
         return out, not summary.get("looped"), total, bad
@@ -615,7 +662,7 @@ class FacebookConnector:
         comments, paged_out, total, bad = self._read_comments(pid, post_text=text)
         comments_out.extend(comments)
         if bad:
-            warnings.append(f"post {pid}: {bad} malformed comment(s) skipped")
+            warnings.append(f"post {pid}: {bad} malformed comment(s) quarantined")
         if not paged_out:
             warnings.append(f"post {pid}: Graph paging looped; deletions not checked this poll")
         known = ctx.known_comments.get(pid)
@@ -710,8 +757,12 @@ class FacebookConnector:
            ``pages_read_user_content``, and ``pages_manage_engagement`` when hiding or
            blocking is enabled). Without ``app_id`` and the app secret this line is a
            warning saying what was not verified, never ``ok``.
-        3. ``GET /{page-id}/posts?limit=1&fields=id,comments.limit(1){id,message,from}``:
-           comments and their authors can actually be read.
+        3. ``GET /{page-id}/posts?limit=5&fields=id,comments.filter(stream).limit(25){id,
+           message,from{id,name}}``: comments and their authors can actually be read. It
+           fails when a comment comes back without ``from.id``: Meta gives the commenter
+           only to a Page access token, and for people who are not admins of the app only
+           with Advanced Access to ``pages_read_user_content``; without it every comment
+           would be stored as author ``fb:unknown`` (never a strike, never a block).
         4. The pinned ``graph_version`` against :data:`GRAPH_VERSION_EXPIRY` on the
            injected clock's date: fails once expired, warns :data:`VERSION_WARN_MONTHS`
            months before; names the ``facebook-api-version`` Graph served.
@@ -743,12 +794,9 @@ class FacebookConnector:
         results.append(self._check_permissions(needed))
         try:
             body = self.client.get(f"{self.page_id}/posts",
-                                   {"fields": "id,comments.filter(stream).limit(1){id,message,from{id,name}}",
-                                    "limit": 1}, action="read_comments")
-            n = len(body.get("data") or [])
-            results.append(CheckResult(f"{self.cfg.name} comments read", True,
-                                       f"can read posts and comments of Page {name or self.page_id}"
-                                       + ("" if n else " (no posts yet)")))
+                                   {"fields": "id,comments.filter(stream).limit(25){id,message,from{id,name}}",
+                                    "limit": 5}, action="read_comments")
+            results.append(self._comments_verdict(body, name))
         except ConnectorError as exc:
             results.append(CheckResult(f"{self.cfg.name} comments read", False, str(exc)))
         ok, warning, detail = graph_version_verdict(self.client.version, self._clock().date())
@@ -785,6 +833,31 @@ class FacebookConnector:
             return CheckResult(name, True, f"not verified: {unverified}: debug_token gave no data object",
                                warning=True)
         return self._permission_verdict(dbg, needed)
+
+    def _comments_verdict(self, body: Mapping[str, Any], page_name: str | None) -> CheckResult:
+        """Judge the sample of step 3 of :meth:`check` (pure): fails when any comment
+        comes back without ``from.id``, naming how many and what the token lacks."""
+        label = f"{self.cfg.name} comments read"
+        posts = [p for p in body.get("data") or [] if isinstance(p, Mapping)]
+        comments = []
+        for p in posts:
+            block = p.get("comments")
+            data = block.get("data") if isinstance(block, Mapping) else None
+            comments += [c for c in data or [] if isinstance(c, Mapping)]
+        anonymous = [c for c in comments
+                     if not (isinstance(c.get("from"), Mapping) and c["from"].get("id") not in (None, ""))]
+        if anonymous:
+            ids = ", ".join(str(c.get("id")) for c in anonymous[:3]) + (" ..." if len(anonymous) > 3 else "")
+            return CheckResult(label, False,
+                               f"{len(anonymous)} of {len(comments)} comments read came back without from.id "
+                               f"(the commenter; comment {ids}): Meta gives the commenter only to a Page access "
+                               "token, and for people who are not admins of the app only with Advanced Access to "
+                               "pages_read_user_content. Use the Page token from GET /me/accounts and request "
+                               "Advanced Access in the app dashboard (App Review); until then those comments are "
+                               "stored as author fb:unknown, never strike and no block can be recommended")
+        return CheckResult(label, True, f"can read posts and comments of Page {page_name or self.page_id}"
+                           + ("" if posts else " (no posts yet)")
+                           + (f"; {len(comments)} comment(s) sampled, each with its author" if comments else ""))
 
     def _permission_verdict(self, dbg: Mapping[str, Any], needed: list[str]) -> CheckResult:
         """Judge a ``debug_token`` ``data`` object (pure apart from the clock): validity,

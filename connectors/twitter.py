@@ -39,7 +39,11 @@ One poll reads, in this order, each step only while budget remains:
 
 Each request asks ``max_results = min(100, budget left)`` and paging (``next_token``)
 stops when the budget is spent, so a poll never reads past
-:attr:`FetchContext.read_budget_remaining`. A request whose minimum page (5 for
+:attr:`FetchContext.read_budget_remaining`, nor past ``max_reads_per_poll`` (default
+:data:`DEFAULT_MAX_READS_PER_POLL`: the rest waits for the next poll). A ``next_token``
+that X already sent in the same read stops that read at once (``FetchResult.errors``:
+logged at ERROR and kept as the account's ``last_error``), so a looping paging answer
+costs two requests, not a month's budget. A request whose minimum page (5 for
 timelines, 10 for search) exceeds the budget left is not made. When reading stops
 part-way (budget, rate limit, a server error after some pages), the unread id range is
 kept in the cursor (``until_id``) and read first next time, so nothing is skipped and
@@ -77,7 +81,9 @@ Everything becomes :class:`connectors.base.ConnectorError` (``platform="twitter"
 429 ``rate_limit`` with ``retry_after`` from ``x-rate-limit-reset`` (900 s, X's window,
 when the header is missing); 401 ``auth`` (permanent: reconnect the X credentials);
 403 ``permission`` (permanent, naming the endpoint the access tier does not allow);
-5xx, timeouts, connection errors and malformed JSON ``transient`` after
+5xx, timeouts, connection errors, malformed JSON and every other ``requests`` or
+tweepy failure (``ContentDecodingError`` for a body that is not the gzip it claims to
+be, ``ChunkedEncodingError`` ...) ``transient`` after
 ``max_attempts`` tries with exponential backoff (the injected ``sleep``); 400 ``transient``
 with X's message (e.g. an invalid ``since_id``); 404 and an unknown handle ``not_found``
 (permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key);
@@ -85,7 +91,9 @@ a 429 whose problem type is ``usage-capped`` or a 402 (credits used up) ``budget
 (permanent: X's own spending stop, not a rate limit); the same 400 twice in a row
 ``invalid_request`` (permanent).
 A rate limit or server failure after some posts were read returns what was read (with
-``next_poll_after`` and a warning) instead of raising, so paid-for reads are kept. Tokens never
+``next_poll_after`` and a warning) instead of raising, so paid-for reads are kept. A
+post that cannot be mapped (no numeric id, no valid ``created_at``, ``author_id`` or
+``text``) is returned in ``FetchResult.quarantined`` as X sent it, never dropped. Tokens never
 appear in an error or a log: the ``tweepy`` logger (which prints ``Bearer <token>`` at
 DEBUG) is held at INFO or above and its records are redacted.
 """
@@ -105,7 +113,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors.base import CheckResult, ConnectorError, FetchContext, FetchResult
 from monitor.config import AccountConfig, SecretError
-from monitor.domain import Account, Attachment, Comment, Post, iso, parse_time
+from monitor.domain import Account, Attachment, Comment, Post, QuarantinedPayload, iso, parse_time
 
 PLATFORM = "twitter"
 #: Where tweepy sends every request (``BaseClient.request`` hard-codes it).
@@ -136,6 +144,8 @@ SEARCH_QUERY_MAX = 512
 #: The rate-limit window X uses: the wait when a 429 carries no x-rate-limit-reset.
 DEFAULT_RATE_LIMIT_WAIT = 900.0
 _PAGE_MAX = 100
+#: Posts one poll reads at most (None: no cap); the rest is read by the next polls.
+DEFAULT_MAX_READS_PER_POLL = 2000
 _PAGE_MIN = {"mentions": 5, "own_posts": 5, "search": 10, "lookup": 1}
 _LOGGERS = ("tweepy", "tweepy.client", "requests_oauthlib", "oauthlib")
 _USER_SECRETS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
@@ -287,12 +297,26 @@ class _Run:
     next_poll_after: float | None = None
     budget_hit: bool = False
     money_hit: bool = False
+    poll_cap: int | None = None
+    cap_hit: bool = False
+    errors: list[str] = field(default_factory=list)
+    quarantined: list[QuarantinedPayload] = field(default_factory=list)
 
     def page_size(self, kind: str, owned: bool = False) -> int | None:
-        """max_results for the next page, or None when the budget cannot pay for it. A page
-        is priced at its worst (every post new today, each with a new author and a
-        medium), so the money budget is never overspent by a page."""
+        """max_results for the next page, or None when the monthly budget (posts or money)
+        or the read cap of this poll cannot pay for it. A page is priced at its worst
+        (every post new today, each with a new author and a medium), so the money budget
+        is never overspent by a page."""
+        if self.poll_cap is not None and self.poll_cap - self.reads < _PAGE_MIN[kind]:
+            if not self.cap_hit:
+                self.warnings.append(
+                    f"read cap of {self.poll_cap} posts per poll reached on {_ENDPOINTS[kind][0]}; stopped "
+                    "reading (the rest is read by the next poll)")
+            self.cap_hit = True
+            return None
         sizes = [_PAGE_MAX]
+        if self.poll_cap is not None:
+            sizes.append(self.poll_cap - self.reads)
         if self.budget is not None:
             sizes.append(self.budget - self.reads)
         if self.money is not None:
@@ -363,12 +387,15 @@ class TwitterConnector:
     :param max_attempts: tries per request for 5xx, timeouts and connection errors.
     :param backoff_seconds: first retry delay; doubled each further try.
     :param search_window_days: how far back conversations are searched (X: 7 days).
+    :param max_reads_per_poll: posts one poll reads at most (None: no cap besides the
+        monthly budget); reading stops there and the unread range is read next poll.
     """
 
     def __init__(self, cfg: AccountConfig, *, session_adapter: HTTPAdapter | None = None,
                  clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
                  environ: Mapping[str, str] | None = None, max_attempts: int = 3,
-                 backoff_seconds: float = 2.0, search_window_days: float = RECENT_SEARCH_DAYS):
+                 backoff_seconds: float = 2.0, search_window_days: float = RECENT_SEARCH_DAYS,
+                 max_reads_per_poll: int | None = DEFAULT_MAX_READS_PER_POLL):
         if cfg.platform != PLATFORM:
             raise ValueError(f"accounts: {cfg.name!r} has platform {cfg.platform!r}, not 'twitter'")
         if not (cfg.user_id or cfg.handle):
@@ -385,6 +412,7 @@ class TwitterConnector:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.search_window_days = search_window_days
+        self.max_reads_per_poll = max_reads_per_poll
         self._reader: tweepy.Client | None = None
         self._writer: tweepy.Client | None = None
         self._secrets: set[str] = set()
@@ -507,6 +535,13 @@ class TwitterConnector:
                     raise self._rate_limited(endpoint, tweepy.TooManyRequests(_Stub429())) from None
                 err = ConnectorError(f"{endpoint}: malformed response from X ({self._redact(str(exc))[:120]})",
                                      platform=PLATFORM, kind="transient")
+            except requests.RequestException as exc:  # ContentDecodingError, ChunkedEncodingError, TooManyRedirects ...
+                err = ConnectorError(f"{endpoint}: the response from X could not be read ({type(exc).__name__}: "
+                                     f"{self._redact(str(exc))[:160]}; {self.max_attempts} tries)",
+                                     platform=PLATFORM, kind="transient", status=self._last_status)
+            except tweepy.TweepyException as exc:  # any other tweepy failure
+                err = ConnectorError(f"{endpoint}: tweepy failed ({type(exc).__name__}: "
+                                     f"{self._redact(str(exc))[:160]})", platform=PLATFORM, kind="transient")
             if attempt + 1 < self.max_attempts:
                 self._sleep(self.backoff_seconds * 2 ** attempt)
         assert err is not None
@@ -660,7 +695,8 @@ class TwitterConnector:
         day = ctx.now.astimezone(timezone.utc).date().isoformat()
         billing = ctx.cursor.get("billing") if isinstance(ctx.cursor.get("billing"), Mapping) else {}
         seen = billing.get("seen") if billing.get("day") == day and isinstance(billing.get("seen"), list) else []
-        run = _Run(budget=budget, money=money, billed_day=day, billed={str(k) for k in seen})
+        run = _Run(budget=budget, money=money, billed_day=day, billed={str(k) for k in seen},
+                   poll_cap=self.max_reads_per_poll)
         now = ctx.now
         self._exhausted_until = None
         deleted: list[str] = []
@@ -724,7 +760,8 @@ class TwitterConnector:
         return FetchResult(posts=posts, comments=comments, deleted=tuple(deleted), cursor=new_cursor,
                            calls=run.calls, reads=run.reads, warnings=tuple(run.warnings),
                            next_poll_after=run.next_poll_after, user_reads=run.user_reads,
-                           cost_usd=run.cost / 1_000_000)
+                           cost_usd=run.cost / 1_000_000, quarantined=tuple(run.quarantined),
+                           errors=tuple(run.errors))
 
     def _owned(self, cursor: dict[str, Any], uid: str, run: _Run) -> bool:
         """Whether mentions and the post timeline are read with the user-context tokens
@@ -815,6 +852,7 @@ class TwitterConnector:
         token_name = "next_token" if kind == "search" else "pagination_token"
         newest = oldest = None
         token = None
+        seen_tokens: set[str] = set()
         while True:
             size = run.page_size(kind, owned)
             if size is None:
@@ -837,7 +875,9 @@ class TwitterConnector:
             ids = []
             for t in data:
                 if not isinstance(t, dict) or not _is_id(t.get("id")):
-                    run.warnings.append(f"{_ENDPOINTS[kind][0]}: skipped an entry without a numeric id")
+                    run.warnings.append(f"{_ENDPOINTS[kind][0]}: quarantined an entry without a numeric id")
+                    self._quarantine(run, t, "post" if kind == "own_posts" else "comment",
+                                     f"X post without a numeric id on {_ENDPOINTS[kind][0]}")
                     continue
                 tid = str(t["id"])
                 ids.append(tid)
@@ -849,6 +889,14 @@ class TwitterConnector:
             if not token or not data:
                 win.finish(newest)
                 return True
+            if token in seen_tokens:
+                # X sent a next_token it already sent in this read: following it would loop
+                run.errors.append(f"X paging on {_ENDPOINTS[kind][0]} repeated next_token {token[:40]!r} after "
+                                  f"{len(seen_tokens) + 1} pages; stopped this read (what was read is kept, the "
+                                  "unread range is tried again next poll)")
+                win.cut(newest, oldest)
+                return False
+            seen_tokens.add(token)
 
     def _search_conversations(self, run: _Run, convs: dict[str, dict[str, Any]], username: str,
                               now: datetime) -> None:
@@ -885,11 +933,23 @@ class TwitterConnector:
                 return
 
     # ------------------------------------------------------------------ mapping
+    def _quarantine(self, run: _Run, t: Any, kind: str, reason: str) -> None:
+        """Keep a post that could not be mapped, as X returned it, for the pipeline's
+        quarantine."""
+        conv = t.get("conversation_id") if isinstance(t, Mapping) else None
+        tid = t.get("id") if isinstance(t, Mapping) else None
+        raw = _raw(t) if isinstance(t, Mapping) else t
+        run.quarantined.append(QuarantinedPayload(
+            platform=PLATFORM, account=self.cfg.name, kind=kind,
+            post_id=str(conv) if _is_id(conv) else (str(tid) if kind == "post" and _is_id(tid) else None),
+            item_id=str(tid) if _is_id(tid) else None, reason=reason, raw=raw))
+
     def _post(self, t: Mapping[str, Any], username: str, run: _Run) -> Post | None:
         try:
             created = parse_time(t["created_at"])
         except (KeyError, ValueError, TypeError):
-            run.warnings.append(f"X post {t.get('id')}: no valid created_at; skipped")
+            run.warnings.append(f"X post {t.get('id')}: no valid created_at; quarantined")
+            self._quarantine(run, t, "post", f"X post {t.get('id')}: missing or invalid created_at")
             return None
         raw = _raw(t)
         return Post(platform=PLATFORM, account=self.cfg.name, post_id=str(t["id"]), text=_full_text(t),
@@ -907,7 +967,8 @@ class TwitterConnector:
             created = None
         if not _is_id(author_id) or created is None or not isinstance(t.get("text"), str):
             missing = ("author_id" if not _is_id(author_id) else "created_at" if created is None else "text")
-            run.warnings.append(f"X post {tid}: missing or invalid {missing}; not stored")
+            run.warnings.append(f"X post {tid}: missing or invalid {missing}; quarantined")
+            self._quarantine(run, t, "comment", f"X post {tid}: missing or invalid {missing}")
             return None
         inc = t.get("_includes") or {}
         author = (inc.get("users") or [{}])[0]

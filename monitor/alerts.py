@@ -46,7 +46,7 @@ from email.message import EmailMessage
 from typing import Any, Iterable, Mapping, Sequence
 
 from monitor.config import Config
-from monitor.domain import POLICY_KEYS, parse_time
+from monitor.domain import POLICY_KEYS, author_known, parse_time
 
 #: Platform names as people say them.
 PLATFORM_NAMES: Mapping[str, str] = {"facebook": "Facebook", "twitter": "X", "instagram": "Instagram"}
@@ -367,8 +367,8 @@ def author_history(store: Any, author_id: str | None, comment_id: str | None, co
     alert: ``flagged`` (their other comments posted by then that carry a policy key or
     await review) and ``strikes`` (their comments with a strike in the ``[policy]
     window_days`` days up to ``at``). None without a store or author."""
-    if store is None or not author_id:
-        return None
+    if store is None or not author_known(author_id):
+        return None  # an unknown author pools many people: no record to show
     until = (at.astimezone(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     since = (at - timedelta(days=config.policy.window_days)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     flagged = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND flagged = 1 AND comment_id != ? "
@@ -521,6 +521,31 @@ def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping
             sec.blocks.append(("list", ["Raise monthly_budget_usd (or monthly_read_cap on a legacy plan) for the "
                                         "account if the school agrees to spend more, or poll less often "
                                         "(poll_interval_minutes)."]))
+    elif kind == "quarantine":
+        what = "post" if d.get("kind") == "post" else "comment"
+        sec = Section(title=f"Unreadable {plat} {what} kept in quarantine (alert {aid})")
+        sec.facts += [("Account", account, None), ("Post", d.get("post_id") or "unknown", None),
+                      ("Item id", d.get("item_id") or "unreadable", None),
+                      ("Quarantine row", str(d.get("quarantine_id") or "?"), None)]
+        sec.blocks.append(("para", f"{plat} returned a {what} this program could not read, so it was NOT "
+                                   f"assessed: {d.get('reason') or '?'}. It is kept exactly as returned in the "
+                                   "store's quarantine table; a person must read it."))
+        stored = str(d.get("raw") or "")
+        try:
+            pretty = json.dumps(json.loads(stored), indent=1, ensure_ascii=False, sort_keys=True)
+        except (ValueError, RecursionError):
+            pretty = stored
+        shown, cut = quote_text(pretty)
+        if cut or int(d.get("raw_chars") or 0) > len(stored):
+            shown += f"\n... (cut here: the store holds all {d.get('raw_chars') or len(stored)} characters)"
+        sec.blocks.append(("subhead", "The payload as the platform returned it"))
+        sec.blocks.append(("code", shown))
+        sec.blocks.append(("subhead", "Recommended action"))
+        sec.blocks.append(("list", ["Read the text above: if it is a comment that needs action (a threat, an "
+                                    "allegation), act on it as for an escalation; it is not in the review queue.",
+                                    "Find it on the platform from the post id.",
+                                    "If such alerts keep coming, the platform has changed its format: tell whoever "
+                                    "maintains this program (`school-monitor status` shows the count)."]))
     else:
         sec = Section(title=f"{kind} (alert {aid})")
         sec.blocks.append(("para", a.get("summary") or ""))
@@ -674,6 +699,9 @@ def _subject(alerts: Sequence[Mapping[str, Any]], config: Config, repeat: int) -
         text = f"ACTION NEEDED: {what} {plat} account {first.get('account') or d.get('account')}"
     elif kind == "read_budget":
         text = f"X read budget at {d.get('level')}% for {first.get('account') or d.get('account')}"
+    elif kind == "quarantine":
+        what = "post" if d.get("kind") == "post" else "comment"
+        text = f"Unreadable {plat} {what} to read by hand (account {first.get('account') or d.get('account')})"
     else:
         text = f"{kind}: {first.get('summary') or ''}"
     prefix = f"Reminder {repeat}: " if repeat else ""

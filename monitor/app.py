@@ -33,8 +33,10 @@ class App:
     def connector(self, name: str) -> Any:
         """The connector for account ``name`` (built at start).
 
-        :raises KeyError: when the account is unknown or its connector could not be built
-            (the message says why, e.g. a credential that cannot be read).
+        An account whose connector could not be built at start has an
+        :class:`UnstartedConnector` (its poll pauses it with a reconnect alert).
+
+        :raises KeyError: when the account is unknown or not enabled.
         """
         if name in self.connectors:
             return self.connectors[name]
@@ -52,6 +54,73 @@ class App:
             except Exception:  # noqa: BLE001 - closing must not hide the real outcome
                 pass
         self.store.close()
+
+
+class UnstartedConnector:
+    """Stands in for the connector of an account whose connector could not be built at
+    start (a token variable that is unset, a token file that cannot be read ...), so the
+    account is not silently skipped: each :meth:`fetch` tries to build it again and, while
+    that fails, raises a permanent ``ConnectorError(kind="auth")``, so the pipeline pauses
+    the account and queues one ``reconnect`` alert, as for a refused token. Once the
+    secret is fixed, ``school-monitor check`` resumes the account and the next poll builds
+    the real connector.
+
+    :param cfg: the account's :class:`monitor.config.AccountConfig`.
+    :param build: builds the real connector (``connectors.build_connector`` with the
+        app's keyword arguments); raises when it cannot.
+    :param error: what went wrong at start, for the first message.
+    """
+
+    def __init__(self, cfg: AccountConfig, build: Callable[[], Any], error: BaseException):
+        from monitor.domain import Account
+
+        self.cfg = cfg
+        self.account = Account(key=cfg.name, platform=cfg.platform, external_id=cfg.external_id,
+                               display_name=cfg.name)
+        self._build = build
+        self._real: Any = None
+        self.error = error
+
+    def _connector(self) -> Any:
+        from connectors.base import ConnectorError
+
+        if self._real is None:
+            try:
+                self._real = self._build()
+            except ConnectorError as exc:
+                self.error = exc
+                raise ConnectorError(f"cannot start the {self.cfg.platform} connector of account "
+                                     f"{self.cfg.name!r}: {exc.args[0]}", platform=exc.platform, kind="auth",
+                                     permanent=True, status=exc.status, code=exc.code) from None
+            except Exception as exc:  # noqa: BLE001 - any start failure keeps the account paused, named
+                self.error = exc
+                raise ConnectorError(f"cannot start the {self.cfg.platform} connector of account "
+                                     f"{self.cfg.name!r}: {exc}", platform=self.cfg.platform, kind="auth",
+                                     permanent=True) from None
+        return self._real
+
+    def fetch(self, ctx: Any) -> Any:
+        """Build the real connector if possible and poll with it.
+
+        :raises connectors.base.ConnectorError: permanent ``auth`` while it cannot be built."""
+        return self._connector().fetch(ctx)
+
+    def check(self) -> Any:
+        """The real connector's checks (raises like :meth:`fetch` while it cannot be built)."""
+        return self._connector().check()
+
+    def hide(self, comment_id: str, hidden: bool = True) -> None:
+        """The real connector's :meth:`hide`."""
+        self._connector().hide(comment_id, hidden)
+
+    def block(self, author_id: str) -> str:
+        """The real connector's :meth:`block`."""
+        return self._connector().block(author_id)
+
+    def close(self) -> None:
+        """Close the real connector, if it was built."""
+        if self._real is not None:
+            self._real.close()
 
 
 def build_engine_and_categoriser(config: Config) -> tuple[Any, Any]:
@@ -91,7 +160,12 @@ def build_app(config: Config, db_path: str | Path, *, clock: Clock = system_cloc
             except Exception as exc:  # noqa: BLE001 - a bad secret or config: reported per account
                 msg = f"account {acc.name}: cannot start the {acc.platform} connector: {exc}"
                 app.connector_errors[acc.name] = msg
-                log.error("connector_unavailable", account=acc.name, error=str(exc))
+                log.error("connector_unavailable", account=acc.name, error=str(exc),
+                          hint="the account is paused at its first poll; fix the secret, then run "
+                               "`school-monitor check`")
+                # polled like any account, so it is PAUSED with a reconnect alert, never skipped
+                app.connectors[acc.name] = UnstartedConnector(
+                    acc, lambda acc=acc, kwargs=kwargs: build_connector(acc, **kwargs), exc)
     from monitor.mailer import SmtpSender
     from monitor.outbox import Outbox
     from monitor.reports import ReportJob

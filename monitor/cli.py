@@ -41,6 +41,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_poll(args: argparse.Namespace) -> int:
     """Poll accounts once, process, deliver the outbox, and print a line per account."""
     from monitor.app import build_app
+    from monitor.logging import redact
+    from monitor.store import StoreError
 
     if not args.once:
         raise CommandError("poll needs --once (use `school-monitor run` for the daemon)", status=2)
@@ -56,11 +58,22 @@ def cmd_poll(args: argparse.Namespace) -> int:
                 print(f"{acc.name}: not polled: {str(exc).strip(chr(39))}")
                 status = 1
                 continue
-            out = app.pipeline.poll(acc, connector, force=True)
+            try:
+                out = app.pipeline.poll(acc, connector, force=True)
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one line, and the outbox still runs below
+                get_logger().exception("poll_failed_unexpectedly", account=acc.name, error=str(exc))
+                print(f"{acc.name}: error: {type(exc).__name__}: {redact(str(exc))[:300]}")
+                status = 1
+                continue
             if out.stats:
                 print(f"{acc.name}: {out.status}: fetched {out.stats.fetched}, new {out.stats.new}, "
                       f"changed {out.stats.changed}, deleted {out.stats.deleted}; "
-                      f"assessed {out.processed}; alerts {len(out.alerts)}")
+                      + (f"quarantined {out.stats.quarantined}; " if out.stats.quarantined else "")
+                      + f"assessed {out.processed}; alerts {len(out.alerts)}"
+                      + (f"; error: {out.error}" if out.error else ""))
+                status = 1 if out.error else status
             else:
                 print(f"{acc.name}: {out.status}" + (f": {out.error}" if out.error else ""))
                 status = 1 if out.status in ("failed", "paused") else status

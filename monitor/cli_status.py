@@ -3,7 +3,8 @@
 Shows, per account, the last successful poll, the pause state and reason, the X reads of
 the month against ``monthly_read_cap``; the outbox backlog (alerts and emails not yet
 delivered, the oldest, the last delivery error); the last weekly report; recent poll
-errors. Data: :func:`monitor.health.status_report`.
+errors; the count of payloads kept in quarantine (comments or posts a platform returned
+that could not be read). Data: :func:`monitor.health.status_report`.
 
 Exit status (for Nagios/Icinga checks and cron):
 
@@ -23,7 +24,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args
+from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args, visible
 
 
 def register(sub: Any) -> None:
@@ -115,6 +116,8 @@ def format_status(report: dict[str, Any]) -> str:
     for a in report["accounts"]:
         if a["paused"]:
             out.append(f"  {a['account']} paused at {a['paused_at']}: {_one_line(a['paused_reason'])}")
+        elif a["last_error"]:  # e.g. a poll cut short by a repeating paging token
+            out.append(f"  {a['account']} last error at {a['last_error_at'] or '?'}: {_one_line(a['last_error'])}")
     ob = report["outbox"]
     out += ["", "Outbox",
             f"  alerts pending: {ob['alerts_pending']} (oldest {ob['oldest_pending_alert'] or '-'}); "
@@ -134,6 +137,15 @@ def format_status(report: dict[str, Any]) -> str:
     out += ["", "Recent poll errors"]
     if report["recent_errors"]:
         out += [f"  {e['at']}  {e['account']}: {_one_line(e['error'])}" for e in report["recent_errors"]]
+    else:
+        out.append("  none")
+    q = report.get("quarantine") or {}
+    out += ["", "Quarantine (payloads the platforms returned that could not be read; each was emailed)"]
+    if q.get("total"):
+        by = ", ".join(f"{k} {v}" for k, v in q["by_platform"].items())
+        out.append(f"  {q['total']} kept ({by}); newest {q['newest']}")
+        out += [f"  row {r['id']}: {r['platform']} {r['kind']} on post {visible(r['post_id'] or '?')}: "
+                f"{visible(_one_line(r['reason']))}" for r in q.get("latest", [])]
     else:
         out.append("  none")
     out += ["", "Health: " + ("OK" if report["healthy"] else "ATTENTION")]

@@ -268,6 +268,7 @@ DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
     "account_stale": ("coordinator",),
     "read_budget": ("coordinator",),
     "permission": ("coordinator",),
+    "quarantine": ("coordinator",),
     "report": ("headteacher", "senior_team"),
 }
 

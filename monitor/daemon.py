@@ -96,11 +96,17 @@ class Daemon:
             return
         try:
             self.app.pipeline.poll(cfg, connector)
-            self.app.outbox.deliver()
         except StoreError as exc:
             self.store_failed(exc, "poll")
+            return  # the outbox lives in the same store
         except Exception as exc:  # noqa: BLE001 - a job must not kill the daemon
             self.log.exception("poll_job_failed", account=name, error=str(exc))
+        try:  # a failed poll never holds back the escalations already queued
+            self.app.outbox.deliver()
+        except StoreError as exc:
+            self.store_failed(exc, "outbox")
+        except Exception as exc:  # noqa: BLE001
+            self.log.exception("outbox_job_failed", account=name, error=str(exc))
 
     def outbox_job(self) -> None:
         """Deliver due messages (retries, grouped alerts, repeats)."""

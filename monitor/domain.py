@@ -70,8 +70,22 @@ ALERT_KINDS: tuple[str, ...] = (
     "account_stale",  # an account has not polled successfully for too long
     "read_budget",  # X read budget at 80% (warning) or 100% (reading stopped)
     "permission",  # a permission or access tier is missing (Graph 10/200, X 403)
+    "quarantine",  # a platform payload that could not be read (kept in the quarantine table)
 )
 REVIEW_KINDS: tuple[str, ...] = ("escalation", "block_recommendation", "needs_review")
+
+#: The native author id connectors give when the platform withheld the author (Graph
+#: returns no ``from`` to a token without the Page's permissions): ``fb:unknown``.
+UNKNOWN_AUTHOR = "unknown"
+
+
+def author_known(author_id: str | None) -> bool:
+    """False when ``author_id`` names nobody: empty, a bare prefix (``"fb:"``) or
+    :data:`UNKNOWN_AUTHOR` (``"fb:unknown"``). Comments of an unknown author are stored,
+    assessed and escalated, but never strike and never lead to a block recommendation:
+    they may come from many different people."""
+    native = (author_id or "").split(":", 1)[-1].strip()
+    return bool(native) and native != UNKNOWN_AUTHOR
 
 
 def utc(dt: datetime) -> datetime:
@@ -224,6 +238,33 @@ class Comment:
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class QuarantinedPayload:
+    """A payload the platform returned that could not be turned into a :class:`Post` or
+    :class:`Comment` (a Graph comment without ``created_time``, a non-string
+    ``message``, ``from`` as a string, ``id: null``; an X post without ``created_at``).
+    It is stored as it came (the ``quarantine`` table, in the poll's transaction) and a
+    person is alerted, instead of being dropped.
+
+    :ivar platform: ``facebook`` or ``twitter``.
+    :ivar account: the monitored account key it was fetched for.
+    :ivar kind: ``comment`` or ``post``.
+    :ivar post_id: the school post it came with, when known.
+    :ivar item_id: the payload's own id when it is readable, else None.
+    :ivar reason: why it could not be read, naming the field (the mapper's error text).
+    :ivar raw: the payload exactly as returned (any JSON value; secret URL parameters
+        removed).
+    """
+
+    platform: str
+    account: str
+    kind: str
+    post_id: str | None
+    item_id: str | None
+    reason: str
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

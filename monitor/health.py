@@ -17,7 +17,8 @@ module answers three questions.
   was lost. :func:`enqueue_stale_alerts` stores them in the outbox (once per outage).
 * **What is the state of things?** :func:`status_report` gathers what ``school-monitor
   status`` prints: last successful poll per account, pause state, outbox backlog, last
-  weekly report, X read budget of the month and recent poll errors.
+  weekly report, X read budget of the month, recent poll errors and the payloads kept in
+  quarantine.
 
 Everything except :func:`sd_notify` is pure reading of the store: no network.
 """
@@ -261,6 +262,8 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "last_report": {"week", "status", "generated_at", "sent_at", "path"} | None,
         "recent_errors": [{"account", "at", "error"}],
         "store": {"path", "quick_check": "ok" | [problem]},
+        "quarantine": {"total", "by_platform", "newest", "latest"} (payloads the platforms
+        returned that could not be read: see :meth:`monitor.store.Store.quarantine_summary`),
         "healthy": bool, "problems": [str]}``; ``outbox`` also holds
         ``"escalations_overdue": [{"alert_id", "created_at", "waited_minutes", "last_error"}]``
         (escalations not delivered ``[alerts] escalation_max_wait_minutes`` after they were
@@ -387,6 +390,7 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "last_report": report,
         "recent_errors": recent,
         "store": store_info,
+        "quarantine": store.quarantine_summary(),
         "healthy": not problems,
         "problems": problems,
     }

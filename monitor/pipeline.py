@@ -3,8 +3,10 @@ enqueue alerts.
 
 Order of work and why nothing is lost
 -------------------------------------
-1. ``poll``: the connector fetches; the comments it returns and the account's advanced
-   cursor are stored in ONE transaction (:meth:`monitor.store.Store.ingest`). A crash
+1. ``poll``: the connector fetches; the comments it returns, the payloads it could not
+   read (the ``quarantine`` table, each with one ``quarantine`` alert for a person) and
+   the account's advanced cursor are stored in ONE transaction
+   (:meth:`monitor.store.Store.ingest`). A crash
    before the commit loses nothing (the cursor did not move, the next poll fetches the
    same comments); after it, the comments are evidence with ``status='new'``.
 2. ``process_pending``: every comment with ``status='new'`` is scored in batches (the
@@ -36,11 +38,13 @@ from monitor.domain import (
     Alert,
     Assessment,
     Comment,
+    QuarantinedPayload,
     Scores,
     StrikeDecision,
+    author_known,
     iso,
 )
-from monitor.logging import get_logger
+from monitor.logging import get_logger, redact
 from monitor.store import IngestStats, Store
 
 Clock = Callable[[], datetime]
@@ -50,6 +54,14 @@ Clock = Callable[[], datetime]
 #: to a person with a reason, so one comment can never stall the worker. The store keeps
 #: the whole text as evidence.
 MAX_ASSESS_CHARS = 20_000
+
+#: Longest raw payload quoted in a quarantine alert (characters); the store keeps it whole.
+MAX_QUARANTINE_QUOTE = 4000
+
+#: Why a comment whose author the platform withheld goes to a person instead of striking.
+UNKNOWN_AUTHOR_REASON = ("the platform did not say who wrote this comment (no author id), so no strike is "
+                         "recorded and no block can be recommended; for a Facebook Page, `school-monitor check` "
+                         "tells whether the Page token lacks what it needs")
 
 
 def system_clock() -> datetime:
@@ -92,7 +104,8 @@ class Assessor(Protocol):
 class PollOutcome:
     """Result of one :meth:`Pipeline.poll`: ``status`` is ``ok``, ``paused``, ``deferred``
     (rate limit or backoff still running) or ``failed``; ``stats`` the ingest counts;
-    ``error`` the connector error text; ``processed`` comments assessed afterwards."""
+    ``error`` the connector error text (for an ``ok`` poll: what cut it short, e.g. a
+    repeating paging token); ``processed`` comments assessed afterwards."""
 
     account: str
     status: str
@@ -120,6 +133,26 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
         "strikes": list(a.strikes), "needs_review": a.needs_review,
         "review_reasons": list(a.review_reasons), "counted": a.counted,
     }
+
+
+def quarantine_alert(q: QuarantinedPayload, row_id: int, raw_text: str, now: datetime) -> Alert:
+    """The alert that sends a quarantined payload to a person (pure).
+
+    :param q: the payload as the connector gave it.
+    :param row_id: its ``quarantine`` row id; ``raw_text`` the stored raw JSON.
+    :returns: a ``quarantine`` alert (grouped per post like review items, to the
+        coordinator), dedupe key ``quarantine:<platform>:<account>:<row id>`` (one alert
+        per distinct payload, however often the platform returns it); ``details`` hold
+        the reason and the raw JSON (cut at :data:`MAX_QUARANTINE_QUOTE` characters)."""
+    what = "post" if q.kind == "post" else "comment"
+    where = f" on post {q.post_id}" if q.post_id and q.kind != "post" else ""
+    return Alert(
+        kind="quarantine", dedupe_key=f"quarantine:{q.platform}:{q.account}:{row_id}", created_at=now,
+        platform=q.platform, account=q.account, post_id=q.post_id,
+        summary=f"Unreadable {q.platform} {what}{where} kept in quarantine (row {row_id}): {q.reason}",
+        details={"quarantine_id": row_id, "platform": q.platform, "account": q.account, "kind": q.kind,
+                 "post_id": q.post_id, "item_id": q.item_id, "reason": q.reason,
+                 "raw": raw_text[:MAX_QUARANTINE_QUOTE], "raw_chars": len(raw_text)})
 
 
 def profile_url(platform: str, author_id: str, handle: str | None) -> str | None:
@@ -170,8 +203,11 @@ class Pipeline:
         """Poll one account, store what it returns, then process pending comments.
 
         Connector failures are recorded, never raised: a permanent one (token expired,
-        permission missing) pauses the account and enqueues one alert to the coordinator;
-        a rate limit or transient one defers the next poll by ``retry_after``.
+        permission missing, a connector that cannot start) pauses the account and enqueues
+        one alert to the coordinator; a rate limit or transient one (and any unexpected
+        exception from the connector, logged with its traceback) defers the next poll by
+        ``retry_after``. Comments of an unknown author (:func:`monitor.domain.author_known`)
+        never strike: those that would have go to review instead.
 
         :param force: poll even if a backoff is running (``poll --once``); never a paused account.
         :raises monitor.store.StoreError: when the store cannot be written (nothing partial).
@@ -214,27 +250,47 @@ class Pipeline:
             result = connector.fetch(ctx)
         except ConnectorError as exc:
             return self._poll_failed(cfg, exc, started, log)
+        except Exception as exc:  # noqa: BLE001 - a connector defect must not skip the outbox or the record
+            log.exception("connector_unexpected_error", error=redact(f"{type(exc).__name__}: {exc}"))
+            wrapped = ConnectorError(f"unexpected {type(exc).__name__} in the {cfg.platform} connector: "
+                                     f"{redact(str(exc))[:300]}", platform=cfg.platform, kind="transient")
+            return self._poll_failed(cfg, wrapped, started, log)
         finished = self.clock()
+        errors = [redact(e) for e in result.errors]
+        quarantine_ids: list[int] = []
         with self.store.transaction():
             stats = self.store.ingest(cfg.name, result.posts, result.comments, result.deleted, result.cursor,
                                       finished, platform=cfg.platform, reads=result.reads, calls=result.calls,
-                                      started=started, user_reads=result.user_reads, cost_usd=result.cost_usd)
+                                      started=started, user_reads=result.user_reads, cost_usd=result.cost_usd,
+                                      quarantined=result.quarantined, errors=errors)
             if cfg.platform == "twitter" and result.deleted and self.config.storage.honour_x_deletions:
                 purged = retention.honour_x_deletions(self.store, [("twitter", c) for c in result.deleted], finished)
                 if purged:
                     log.info("x_deletions_honoured", purged=purged)
+            for row_id, q, raw_text in stats.new_quarantine:
+                alert_id = self.store.enqueue_alert(quarantine_alert(q, row_id, raw_text, finished))
+                self.store.set_quarantine_alert(row_id, alert_id)
+                if alert_id:
+                    quarantine_ids.append(alert_id)
+        self._notify(quarantine_ids)
         if result.next_poll_after:
             self.store.db.execute("UPDATE accounts SET next_poll_after = ? WHERE key = ?",
                                   [iso(finished + timedelta(seconds=result.next_poll_after)), cfg.name])
         for w in result.warnings:
             log.warning("connector_warning", detail=w)
+        for row_id, q, _ in stats.new_quarantine:
+            log.warning("payload_quarantined", quarantine_id=row_id, kind=q.kind, post_id=q.post_id,
+                        item_id=q.item_id, reason=q.reason)
+        for e in errors:
+            log.error("poll_incomplete", error=e)
         log.info("poll_ok", fetched=stats.fetched, new=stats.new, changed=stats.changed,
-                 deleted=stats.deleted, calls=result.calls, reads=result.reads,
+                 deleted=stats.deleted, quarantined=stats.quarantined, calls=result.calls, reads=result.reads,
                  **({"user_reads": result.user_reads, "cost_usd": round(result.cost_usd, 6)}
                     if cfg.platform == "twitter" else {}))
         alerts = self._budget_alerts(cfg, finished)
         processed, new_alerts = self.process_pending()
-        return PollOutcome(cfg.name, "ok", stats=stats, processed=processed, alerts=alerts + new_alerts)
+        return PollOutcome(cfg.name, "ok", stats=stats, error="; ".join(errors) or None, processed=processed,
+                           alerts=quarantine_ids + alerts + new_alerts)
 
     def _poll_failed(self, cfg: AccountConfig, exc: ConnectorError, started: datetime, log: Any) -> PollOutcome:
         now = self.clock()
@@ -348,6 +404,10 @@ class Pipeline:
                     f"{MAX_ASSESS_CHARS:,} were read automatically",))
         else:
             assessment = self.categoriser.assess(comment, scores)
+        if assessment.strikes and not author_known(comment.author_id):
+            # many people may hide behind one unknown id: assess and escalate, never strike
+            assessment = dataclasses.replace(assessment, strikes=(), needs_review=True,
+                                             review_reasons=assessment.review_reasons + (UNKNOWN_AUTHOR_REASON,))
         now = self.clock()
         new_ids: list[int] = []
         log = self.log.bind(platform=comment.platform, comment_id=comment.comment_id, account=comment.account)

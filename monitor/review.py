@@ -44,7 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from connectors.base import ConnectorError
 from monitor.config import Config
-from monitor.domain import PLATFORMS, POLICY_KEYS, REVIEW_KINDS, iso
+from monitor.domain import PLATFORMS, POLICY_KEYS, REVIEW_KINDS, author_known, iso
 from monitor.store import Store, dumps
 
 #: The verdicts a coordinator can give.
@@ -313,7 +313,7 @@ def show(store: Store, alert_id: int | str) -> ReviewDetail:
     details = json.loads(row["details"] or "{}") if row else {}
     views = [v for v in (comment_view(store, p, c) for p, c in item.comment_refs) if v is not None]
     author_id = item.author_id or (views[0].comment["author_id"] if views else None)
-    author = author_history(store, author_id) if author_id else None
+    author = author_history(store, author_id) if author_known(author_id) else None  # fb:unknown pools many people
     audit = [_decode(a, "details") for a in store.db.query(
         "SELECT * FROM audit_log WHERE target = ? ORDER BY id", [f"alert:{item.id}"])]
     return ReviewDetail(item=item, details=details, comments=views, author=author, audit=audit)

@@ -25,9 +25,12 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 * ``verdicts``: the coordinator's judgements on comments (calibration, confirmed counts).
 * ``audit_log``: append-only (triggers refuse UPDATE and DELETE).
 * ``read_usage``: posts read, user reads and the estimated pay-per-use cost (micro-USD)
-  per account per calendar month (X read budget).
+  per account per calendar month (X read budget; the last two since m009).
 * ``poll_log``: one row per poll attempt (health, ``status`` command).
 * ``state``: small key/value facts (last purge, ...).
+* ``quarantine`` (since m008): platform payloads that could not be read as a post or comment, kept
+  exactly as returned (raw JSON, the reason, platform, account, post), one row per
+  distinct payload (``raw_sha256``), with when it was first and last returned.
 """
 
 from __future__ import annotations
@@ -521,7 +524,37 @@ def m007_outbox_attempts(db: Database) -> None:
 
 
 @migrations()
-def m008_x_read_cost(db: Database) -> None:
+def m008_quarantine(db: Database) -> None:
+    """Payloads a connector could not map (issue 14, item 6): stored, never dropped.
+
+    One row per distinct payload: the same malformed comment returned by every poll
+    only moves ``last_seen`` and ``times_seen``. ``raw`` is canonical JSON text
+    (non-ASCII escaped, so even lone surrogates survive); ``raw_sha256`` its SHA-256."""
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            post_id TEXT,
+            item_id TEXT,
+            reason TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            times_seen INTEGER NOT NULL DEFAULT 1,
+            alert_id INTEGER,
+            UNIQUE (platform, account, raw_sha256)
+        );
+        CREATE INDEX IF NOT EXISTS quarantine_first_seen ON quarantine(first_seen);
+        """
+    )
+
+
+@migrations()
+def m009_x_read_cost(db: Database) -> None:
     """X pay-per-use (since 6 Feb 2026): user reads and the estimated cost in micro-USD
     (millionths of a US dollar, exact integers) per account and month."""
     cols = {c.name for c in db["read_usage"].columns}

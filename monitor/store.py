@@ -38,6 +38,7 @@ from monitor.domain import (
     Attachment,
     Comment,
     Post,
+    QuarantinedPayload,
     Scores,
     StrikeDecision,
     StrikeRecord,
@@ -177,10 +178,23 @@ def raw_sha256(raw_json: str) -> str:
     return hashlib.sha256(raw_json.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def any_json_text(value: Any) -> str:
+    """Canonical JSON text of any JSON value (a quarantined payload need not be an
+    object), non-ASCII escaped like :func:`raw_json_text`. A value JSON cannot hold
+    (nested deeper than the interpreter can walk) is kept as its type and size."""
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str)
+    except (RecursionError, ValueError, TypeError) as exc:
+        return json.dumps({"unserialisable_payload": type(value).__name__, "error": type(exc).__name__})
+
+
 @dataclass(frozen=True)
 class IngestStats:
     """What one :meth:`Store.ingest` did: counts of comments ``fetched``, ``new``,
-    ``changed`` (a new version stored), ``unchanged``, ``deleted`` (marked), ``posts``."""
+    ``changed`` (a new version stored), ``unchanged``, ``deleted`` (marked), ``posts``,
+    ``quarantined`` (payloads the connector could not read, new or seen before) and
+    ``new_quarantine`` (``(row id, payload, stored raw JSON)`` of the rows new to the
+    store: each needs an alert)."""
 
     fetched: int = 0
     new: int = 0
@@ -188,6 +202,8 @@ class IngestStats:
     unchanged: int = 0
     deleted: int = 0
     posts: int = 0
+    quarantined: int = 0
+    new_quarantine: tuple[tuple[int, QuarantinedPayload, str], ...] = ()
 
 
 def _translate(exc: BaseException, path: Path) -> StoreError:
@@ -478,7 +494,8 @@ class Store:
     def ingest(self, account: str, posts: Sequence[Post], comments: Sequence[Comment],
                deleted: Sequence[str], cursor: Mapping[str, Any] | None, now: datetime, *,
                platform: str | None = None, reads: int = 0, calls: int = 0,
-               started: datetime | None = None, user_reads: int = 0, cost_usd: float = 0.0) -> IngestStats:
+               started: datetime | None = None, user_reads: int = 0, cost_usd: float = 0.0,
+               quarantined: Sequence[QuarantinedPayload] = (), errors: Sequence[str] = ()) -> IngestStats:
         """Store one poll's yield in ONE transaction: posts, comments (new ones, new
         versions of edited ones), deletion marks, the account's new cursor, reads counted
         against the month, and the poll's success in ``poll_log``. With ``cursor=None``
@@ -490,9 +507,17 @@ class Store:
         :param platform: platform of ``deleted`` ids (defaults to the account's).
         :param user_reads: user objects read (X), counted with ``reads`` against the month.
         :param cost_usd: the poll's estimated X pay-per-use cost (US dollars).
+        :param quarantined: payloads the connector could not map, stored in the
+            ``quarantine`` table in the same transaction (one row per distinct payload).
+        :param errors: problems that cut the poll short (a repeating paging token): the
+            account's ``last_error`` and the ``poll_log`` row's ``error`` say so, although
+            what was read is stored and the cursor moves.
         :raises StoreError: nothing is written when it fails.
         """
-        stats = dict(fetched=len(comments), new=0, changed=0, unchanged=0, deleted=0, posts=len(posts))
+        stats: dict[str, Any] = dict(fetched=len(comments), new=0, changed=0, unchanged=0, deleted=0,
+                                     posts=len(posts), quarantined=len(quarantined))
+        new_quarantine: list[tuple[int, QuarantinedPayload, str]] = []
+        error_text = "; ".join(" ".join(e.split()) for e in errors) or None
         now_s = iso(now)
         with self.transaction():
             for post in posts:
@@ -506,6 +531,10 @@ class Store:
             for c in comments:
                 outcome = self._store_comment(account, c, now)
                 stats[outcome] += 1
+            for q in quarantined:
+                row_id, raw_text, is_new = self._quarantine(q, now_s)
+                if is_new:
+                    new_quarantine.append((row_id, q, raw_text))
             plat = platform
             if plat is None:
                 row = self.account_row(account)
@@ -515,17 +544,54 @@ class Store:
             if cursor is not None:
                 self.db.execute(
                     "UPDATE accounts SET cursor = ?, last_poll_at = ?, last_success_at = ?, "
-                    "consecutive_failures = 0, last_error = NULL WHERE key = ?",
-                    [dumps(dict(cursor)), now_s, now_s, account])
+                    "consecutive_failures = 0, last_error = ?, "
+                    "last_error_at = CASE WHEN ? IS NULL THEN last_error_at ELSE ? END WHERE key = ?",
+                    [dumps(dict(cursor)), now_s, now_s, error_text, error_text, now_s, account])
             if reads or user_reads or cost_usd:
                 self.add_reads(account, now, reads, user_reads=user_reads, cost_usd=cost_usd)
             if cursor is not None:  # a real poll (replay passes no cursor)
                 self.db.execute(
                     "INSERT INTO poll_log(account, started_at, finished_at, ok, fetched, new, changed, deleted, "
-                    "calls, reads) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                    "calls, reads, error) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                     [account, iso(started or now), now_s, stats["fetched"], stats["new"], stats["changed"],
-                     stats["deleted"], calls, reads])
-        return IngestStats(**stats)
+                     stats["deleted"], calls, reads, error_text])
+        return IngestStats(**stats, new_quarantine=tuple(new_quarantine))
+
+    def _quarantine(self, q: QuarantinedPayload, now_s: str) -> tuple[int, str, bool]:
+        """Store one quarantined payload (inside the caller's transaction): a new row,
+        or ``last_seen``/``times_seen`` moved on a row holding the same payload.
+        Returns (row id, stored raw JSON text, whether the row is new)."""
+        raw_text = any_json_text(q.raw)
+        digest = raw_sha256(raw_text)
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO quarantine(platform, account, kind, post_id, item_id, reason, raw, raw_sha256, "
+            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [q.platform, q.account, q.kind, clean_text(q.post_id), clean_text(q.item_id),
+             clean_text(q.reason) or "", raw_text, digest, now_s, now_s])
+        if cur.rowcount:
+            return int(cur.lastrowid), raw_text, True
+        self.db.execute(
+            "UPDATE quarantine SET last_seen = ?, times_seen = times_seen + 1 "
+            "WHERE platform = ? AND account = ? AND raw_sha256 = ?", [now_s, q.platform, q.account, digest])
+        row_id = self.scalar("SELECT id FROM quarantine WHERE platform = ? AND account = ? AND raw_sha256 = ?",
+                             [q.platform, q.account, digest])
+        return int(row_id), raw_text, False
+
+    def set_quarantine_alert(self, row_id: int, alert_id: int | None) -> None:
+        """Record the alert sent about a quarantine row."""
+        self.db.execute("UPDATE quarantine SET alert_id = ? WHERE id = ?", [alert_id, row_id])
+
+    def quarantine_summary(self, latest: int = 5) -> dict[str, Any]:
+        """What ``status`` shows of the quarantine: ``{"total": n, "by_platform": {platform:
+        n}, "newest": iso | None, "latest": [{"id", "platform", "account", "kind",
+        "post_id", "item_id", "reason", "first_seen", "times_seen"}]}`` (newest first)."""
+        by = {r["platform"]: r["n"] for r in self.db.query(
+            "SELECT platform, COUNT(*) AS n FROM quarantine GROUP BY platform ORDER BY platform")}
+        rows = list(self.db.query(
+            "SELECT id, platform, account, kind, post_id, item_id, reason, first_seen, times_seen FROM quarantine "
+            "ORDER BY id DESC LIMIT ?", [latest]))
+        return {"total": sum(by.values()), "by_platform": by,
+                "newest": rows[0]["first_seen"] if rows else None, "latest": rows}
 
     def _store_comment(self, account: str, c: Comment, now: datetime) -> str:
         now_s = iso(now)

@@ -20,6 +20,9 @@ Rules (defaults from the Libra policy, all configurable in ``[policy]``):
   recommendation (``last_recommended_at``) is within the window
   (``now - window_days < last_recommended_at <= now``), no new one is made however many
   more strikes arrive; after that, a new one needs the rules above to hold again.
+* an **unknown author** (``fb:unknown``: the platform withheld who wrote the comment;
+  see :func:`monitor.domain.author_known`) never strikes and is never recommended for
+  blocking: many people may share that one id.
 """
 
 from __future__ import annotations
@@ -28,14 +31,14 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from monitor.config import PolicyConfig
-from monitor.domain import Assessment, Comment, StrikeDecision, StrikeRecord, utc
+from monitor.domain import Assessment, Comment, StrikeDecision, StrikeRecord, author_known, utc
 
 
 def strike_records(comment: Comment, assessment: Assessment) -> list[StrikeRecord]:
     """The strikes a comment adds: one :class:`StrikeRecord` per key in
     ``assessment.strikes`` (at the comment's ``created_at``); none for uncounted comments
-    (the school's own accounts) and never for a complaint key."""
-    if not assessment.counted:
+    (the school's own accounts) or an unknown author, and never for a complaint key."""
+    if not assessment.counted or not author_known(comment.author_id):
         return []
     return [StrikeRecord(platform=comment.platform, comment_id=comment.comment_id, key=k, at=comment.created_at)
             for k in assessment.strikes if not k.startswith("complaint_")]
@@ -61,11 +64,15 @@ def decide(author_id: str, strikes: Sequence[StrikeRecord], now: datetime, polic
         ever.
     :returns: a :class:`StrikeDecision`; ``strikes`` lists the records in the window that
         counted (oldest first); ``recommend_block`` is True only when a recommendation is
-        due now.
+        due now, never for an unknown author.
     :raises ValueError: a naive datetime.
     """
     now = utc(now)
     start = window_start(now, policy)
+    if not author_known(author_id):
+        return StrikeDecision(author_id=author_id, recommend_block=False, strikes=(),
+                              reason="author unknown: the platform withheld who wrote it; no strike, no block",
+                              window_start=start)
     in_window = sorted(
         (s for s in strikes
          if start < utc(s.at) <= now and s.key in policy.strike_keys and not s.key.startswith("complaint_")),

@@ -30,8 +30,10 @@ or ``served_version`` to play Meta upgrading calls to an expired version).
 
 Test and fault controls: :meth:`add_post`, :meth:`add_comment`, :meth:`edit_comment`,
 :meth:`delete_comment`, :meth:`withhold`, :meth:`empty_pages`, :meth:`fail_next`,
-:meth:`delay`, :meth:`set_usage`, :attr:`request_count`, :attr:`requests`,
-:meth:`reset_requests`, :attr:`blocked`.
+:meth:`delay`, :meth:`set_usage`, :meth:`malform_comment` (serve a comment in a malformed
+shape), :attr:`withhold_from` (answer as Graph does to a token without the Page's
+permissions: no ``from`` on comments by anyone but the Page), :attr:`request_count`,
+:attr:`requests`, :meth:`reset_requests`, :attr:`blocked`.
 """
 
 from __future__ import annotations
@@ -229,6 +231,10 @@ class FakeGraphServer:
         self._nonce = 0
         self.requests: list[RequestRecord] = []
         self.blocked: set[str] = set()
+        #: True: comments by anyone but the Page come without ``from`` (what Graph answers a
+        #: token lacking the Page's permissions or Advanced Access).
+        self.withhold_from = False
+        self._malformed: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
         self._seq = 0
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -341,6 +347,18 @@ class FakeGraphServer:
         ``{"data": [], "paging": {"cursors": {...}, "next": "..."}}``."""
         with self._lock:
             self._empty_pages += n
+
+    def malform_comment(self, comment_id: str, *, drop: Iterable[str] = (),
+                        replace: dict[str, Any] | None = None) -> None:
+        """Serve a comment in a malformed shape from now on: the keys in ``drop`` left
+        out (``created_time``), the keys in ``replace`` replaced (``{"message": 42}``,
+        ``{"from": "someone"}``, ``{"id": None}``). Listings, counts and paging are
+        unchanged, as when Graph itself sends a bad object.
+
+        :raises KeyError: for an unknown comment id."""
+        with self._lock:
+            self._comments[comment_id]  # noqa: B018 - KeyError for an unknown id
+            self._malformed[comment_id] = (tuple(drop), dict(replace or {}))
 
     def comment(self, comment_id: str) -> FakeComment:
         """The stored comment (for assertions)."""
@@ -576,6 +594,13 @@ class FakeGraphServer:
                     v = {kk: vv for kk, vv in v.items() if kk in keep}
                 out[k] = v
         out.setdefault("id", c.native_id)
+        if self.withhold_from and c.author_id != self.page_id:
+            out.pop("from", None)
+        if c.native_id in self._malformed:
+            drop, replace = self._malformed[c.native_id]
+            for k in drop:
+                out.pop(k, None)
+            out.update(replace)
         return out
 
     def _page_links(self, path: str, url_query: str, items: list, key, more: bool) -> dict:

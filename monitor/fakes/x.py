@@ -50,8 +50,11 @@ mentions by default) and every tweet whose text contains ``@username``; with
 only by conversation search.
 
 Faults for reliability tests: :meth:`fail_next` (any status, with or without
-``x-rate-limit-reset``, any body), :meth:`set_delay` (slow responses, timeouts),
-``rate_limit`` (requests per 15-minute window before an automatic 429). Observation:
+``x-rate-limit-reset``, any body and headers, e.g. ``Content-Encoding: gzip`` on a body
+that is not gzip), :meth:`set_delay` (slow responses, timeouts), ``rate_limit``
+(requests per 15-minute window before an automatic 429), :attr:`repeat_next_token`
+(paging that sends the same ``next_token`` for ever) and :meth:`malform_tweet` (serve
+a post in a malformed shape). Observation:
 :attr:`requests` (every request), :attr:`posts_served` (tweets returned: what X counts
 against the monthly read cap).
 
@@ -202,6 +205,10 @@ class FakeXServer:
         self._billed_day: str | None = None
         self._billed_keys: set[str] = set()
         self.deleted_ids: set[str] = set()
+        #: True: from the second page on, every page repeats the ``next_token`` it was asked
+        #: with (and so its own posts), as a looping X paging answer does.
+        self.repeat_next_token = False
+        self._malformed: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._delay: float = 0.0
@@ -384,6 +391,17 @@ class FakeXServer:
         return now
 
     # ------------------------------------------------------------------ faults
+    def malform_tweet(self, tweet_id: str, *, drop: Iterable[str] = (),
+                      replace: Mapping[str, Any] | None = None) -> None:
+        """Serve a post in a malformed shape from now on: the fields in ``drop`` left
+        out (``created_at``, ``author_id``), those in ``replace`` replaced
+        (``{"text": 42}``). Selection and paging are unchanged.
+
+        :raises KeyError: for an unknown (served) tweet id."""
+        with self._lock:
+            self._tweets[tweet_id]  # noqa: B018 - KeyError for an unknown id
+            self._malformed[tweet_id] = (tuple(drop), dict(replace or {}))
+
     def fail_next(self, n: int = 1, status: int = 503, *, reset_after: float | None = 60.0,
                   body: bytes | str | Mapping | list | None = None, content_type: str | None = None,
                   path: str | None = None, headers: Mapping[str, str] | None = None) -> None:
@@ -739,7 +757,7 @@ class FakeXServer:
         if page:
             meta["newest_id"], meta["oldest_id"] = page[0].id, page[-1].id
         if offset + max_results < len(hits):
-            nxt = offset + max_results
+            nxt = offset if self.repeat_next_token and offset else offset + max_results
             digest = hashlib.sha256(f"{nxt}".encode()).hexdigest()[:8]
             meta["next_token"] = f"fx{nxt:x}z{digest}"
         out["meta"] = meta
@@ -771,7 +789,13 @@ class FakeXServer:
             full["note_tweet"] = {"text": t.text}
             if mentions:
                 full["note_tweet"]["entities"] = {"mentions": mentions}
-        return {k: v for k, v in full.items() if k in fields}
+        out = {k: v for k, v in full.items() if k in fields}
+        if t.id in self._malformed:
+            drop, replace = self._malformed[t.id]
+            for k in drop:
+                out.pop(k, None)
+            out.update(replace)
+        return out
 
     def _user_json(self, user: Mapping[str, str], q: Mapping[str, str]) -> dict[str, Any]:
         out = dict(user)

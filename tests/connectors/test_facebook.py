@@ -823,16 +823,21 @@ def test_unusable_next_url_is_a_connector_error(make):
     assert ei.value.kind == "refused" and "unusable URL" in str(ei.value)
 
 
-def test_malformed_posts_and_comments_are_skipped_with_warnings(make):
+def test_malformed_posts_and_comments_are_quarantined_with_warnings(make):
     st, (pid,) = stub_with(posts=1, comments=2)
     st.posts["1000_bad"] = {"id": "1000_bad", "message": "x", "created_time": "yesterday"}
     st.comments["1000_bad"] = []
-    st.comments[pid].append({"id": f"{pid.split('_')[1]}_9", "message": "bad time", "created_time": "soon"})
+    bad = {"id": f"{pid.split('_')[1]}_9", "message": "bad time", "created_time": "soon"}
+    st.comments[pid].append(bad)
     r = make(st, audit_posts_per_poll=0).fetch(ctx(known={pid: frozenset({"x_1"})}))
     assert len(r.comments) == 2 and {p.post_id for p in r.posts} == {pid}
     assert any("1 post(s) without a usable id" in w for w in r.warnings)
-    assert any("1 malformed comment(s) skipped" in w for w in r.warnings)
+    assert any("1 malformed comment(s) quarantined" in w for w in r.warnings)
     assert r.deleted == ()  # a listing with unreadable comments never infers deletions
+    by_kind = {q.kind: q for q in r.quarantined}
+    assert by_kind["comment"].raw == bad and by_kind["comment"].post_id == pid
+    assert by_kind["comment"].item_id == bad["id"] and "not an ISO 8601 timestamp" in by_kind["comment"].reason
+    assert by_kind["post"].raw["id"] == "1000_bad" and by_kind["post"].post_id is None
 
 
 def test_redact_hides_secrets_but_keeps_graph_wording():
