@@ -252,3 +252,33 @@ def test_a_partial_error_that_is_not_resource_not_found_is_not_a_deletion(small)
     small.fail_next(1, 200, body=body, path="/2/tweets$", reset_after=None)
     res = connector(small, user_id="2000").fetch(ctx(watch=[small.a]))
     assert not res.deleted and any("not treated as deleted" in w for w in res.warnings)
+
+
+# ---------------------------------------------------------------------- with issue 14 (merged from main)
+def test_a_repeated_next_token_stops_the_read_and_the_estimate_still_matches_the_bill(demo):
+    """The next_token repeat guard and the money budget act on the same read loop: the
+    pages X repeats are billed once (same UTC day), and so is the estimate. (The budget
+    keeps pages small, so the demo's mentions take several pages.)"""
+    demo.repeat_next_token = True
+    res = connector(demo).fetch(ctx(now=DEMO_NOW, money=1.0))
+    assert any("repeated next_token" in e for e in res.errors)
+    assert res.cost_usd == pytest.approx(demo.billed_micro_usd / 1e6) and 0 < res.cost_usd <= 1.0
+
+
+def test_the_read_cap_of_a_poll_and_the_money_budget_both_bound_the_poll(demo):
+    capped = TwitterConnector(account(demo.base_url), environ=ENV, sleep=lambda s: None, max_reads_per_poll=30)
+    res = capped.fetch(ctx(now=DEMO_NOW, money=50.0))
+    assert res.reads <= 30 and any("read cap of 30" in w for w in res.warnings)
+    assert not any("X read budget reached" in w for w in res.warnings)
+    poor = TwitterConnector(account(demo.base_url), environ=ENV, sleep=lambda s: None, max_reads_per_poll=2000)
+    res = poor.fetch(ctx(now=DEMO_NOW, money=0.25))
+    assert res.cost_usd <= 0.25 and any("X read budget reached: $" in w for w in res.warnings)
+    assert not any("read cap of" in w for w in res.warnings)
+
+
+def test_a_quarantined_reply_is_still_counted_in_the_cost(small):
+    """X bills a post it returns even when this program cannot read it (quarantined)."""
+    small.malform_tweet(small.b, drop=("author_id",))
+    res = connector(small).fetch(ctx())
+    assert [q.item_id for q in res.quarantined] == [small.b]
+    assert res.cost_usd == pytest.approx(small.billed_micro_usd / 1e6) and res.cost_usd > 0

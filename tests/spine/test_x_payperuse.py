@@ -162,3 +162,30 @@ def test_budget_settings_load(tmp_path):
     assert acc.monthly_budget_usd == 12.5 and acc.deletion_checks_per_poll == 0
     assert cfg.storage.honour_x_deletions is True
     assert load_config(write_config(tmp_path, x_url="http://127.0.0.1:9")).storage.honour_x_deletions is False
+
+
+def test_a_store_migrated_to_m008_quarantine_gains_the_x_cost_columns_in_m009(tmp_path):
+    """main's m008_quarantine and the pay-per-use columns (m009_x_read_cost) are distinct
+    migrations, applied in order; reads counted before m009 are kept."""
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from monitor.schema import migrations
+    from monitor.store import Store
+
+    names = [m.name for m in migrations._migrations]
+    assert len(names) == len(set(names)) and names.index("m008_quarantine") + 1 == names.index("m009_x_read_cost")
+    db = Database(sqlite3.connect(str(tmp_path / "old.db")))
+    migrations.apply(db, stop_before="m009_x_read_cost")
+    assert db["quarantine"].exists() and "cost_micro_usd" not in {c.name for c in db["read_usage"].columns}
+    db.execute("INSERT INTO read_usage(account, month, reads) VALUES ('x', '2026-10', 40)")
+    db.conn.commit()
+    db.conn.close()
+    store = Store.open(tmp_path / "old.db")
+    try:
+        store.add_reads("x", NOW, 2, user_reads=1, cost_usd=0.02)
+        assert store.usage_this_month("x", NOW) == {"reads": 42, "user_reads": 1, "cost_usd": 0.02}
+        assert store.db["quarantine"].exists()
+    finally:
+        store.close()
