@@ -21,7 +21,9 @@ class ConnectorError(Exception):
     :ivar kind: ``auth`` (token invalid/expired: Graph 190, X 401), ``permission``
         (Graph 10/200, X 403 tier), ``rate_limit`` (Graph 4/17/32/613/80001, X 429),
         ``transient`` (5xx, HTML error page, timeout, malformed JSON), ``not_found``,
-        ``budget`` (X monthly read cap reached), ``refused`` (an action the platform refused).
+        ``budget`` (X monthly read cap or money budget reached; permanent when X itself
+        stopped reading: usage cap, credits used up), ``invalid_request`` (the same request
+        refused as invalid twice: permanent), ``refused`` (an action the platform refused).
     :ivar permanent: True when retrying cannot help until a person acts (auth,
         permission): the account is paused until ``school-monitor check`` passes.
     :ivar retry_after: seconds to wait before the next try, when known.
@@ -60,12 +62,19 @@ class FetchContext:
         that list a post's comments in full compare against it.
     :ivar read_budget_remaining: X only: posts that may still be read this month (None
         when no cap is configured).
+    :ivar budget_usd_remaining: X only: US dollars that may still be spent this month at
+        X's pay-per-use prices (None when no ``monthly_budget_usd`` is configured).
+    :ivar watch_ids: X only: ids of stored replies that are still open for review or
+        flagged and not known to be deleted, newest first: the connector looks some of them
+        up each poll to notice deletions.
     """
 
     cursor: Mapping[str, Any]
     now: datetime
     known_comments: Mapping[str, frozenset[str]] = field(default_factory=dict)
     read_budget_remaining: int | None = None
+    budget_usd_remaining: float | None = None
+    watch_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ class FetchResult:
     :ivar cursor: the new cursor, stored in the same transaction as the comments.
     :ivar calls: HTTP requests made.
     :ivar reads: posts read (X counts these against the monthly cap).
+    :ivar user_reads: X only: user objects read (billed $0.010 each, once per UTC day).
+    :ivar cost_usd: X only: the poll's cost at X's pay-per-use prices, each resource
+        counted once per UTC day (US dollars).
     :ivar warnings: readable notes (e.g. "slowing down: x-app-usage call_count 85%").
     :ivar next_poll_after: seconds the connector asks the scheduler to wait (usage near a limit).
     :ivar quarantined: payloads the platform returned that could not be mapped; the
@@ -94,6 +106,8 @@ class FetchResult:
     reads: int = 0
     warnings: Sequence[str] = ()
     next_poll_after: float | None = None
+    user_reads: int = 0
+    cost_usd: float = 0.0
     quarantined: Sequence[QuarantinedPayload] = ()
     errors: Sequence[str] = ()
 

@@ -48,8 +48,16 @@ timelines, 10 for search) exceeds the budget left is not made. When reading stop
 part-way (budget, rate limit, a server error after some pages), the unread id range is
 kept in the cursor (``until_id``) and read first next time, so nothing is skipped and
 nothing is read twice. With the budget already at 0, :meth:`TwitterConnector.fetch`
-raises ``ConnectorError(kind="budget")`` without calling X. (X deduplicates a post
-returned twice on one day; this count does not, so it errs on the safe side.)
+raises ``ConnectorError(kind="budget")`` without calling X.
+
+Cost (pay-per-use since 6 Feb 2026): every answer is priced at :data:`PRICE_POST_READ`,
+:data:`PRICE_OWNED_READ` (mentions and the post timeline read with the school's own
+user-context tokens), :data:`PRICE_USER_READ` and :data:`PRICE_MEDIA_READ`, each resource
+once per UTC day as X bills it (the keys paid for today are kept in the cursor's
+``billing``); ``ctx.budget_usd_remaining`` bounds each page at its worst price. After the
+read plan, up to ``deletion_checks_per_poll`` of ``ctx.watch_ids`` are looked up with
+``GET /2/tweets?ids=`` (:meth:`TwitterConnector._check_deletions`); the post count
+``reads`` is not de-duplicated (a legacy post cap errs on the safe side).
 
 Cursor
 ------
@@ -78,7 +86,10 @@ tweepy failure (``ContentDecodingError`` for a body that is not the gzip it clai
 be, ``ChunkedEncodingError`` ...) ``transient`` after
 ``max_attempts`` tries with exponential backoff (the injected ``sleep``); 400 ``transient``
 with X's message (e.g. an invalid ``since_id``); 404 and an unknown handle ``not_found``
-(permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key).
+(permanent); a missing or unreadable secret ``auth`` (permanent, naming the config key);
+a 429 whose problem type is ``usage-capped`` or a 402 (credits used up) ``budget``
+(permanent: X's own spending stop, not a rate limit); the same 400 twice in a row
+``invalid_request`` (permanent).
 A rate limit or server failure after some posts were read returns what was read (with
 ``next_poll_after`` and a warning) instead of raising, so paid-for reads are kept. A
 post that cannot be mapped (no numeric id, no valid ``created_at``, ``author_id`` or
@@ -94,7 +105,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import requests
 import tweepy
@@ -108,10 +119,24 @@ PLATFORM = "twitter"
 #: Where tweepy sends every request (``BaseClient.request`` hard-codes it).
 X_API_HOST = "https://api.twitter.com"
 TWEET_FIELDS = ("created_at", "author_id", "conversation_id", "in_reply_to_user_id",
-                "referenced_tweets", "attachments", "entities", "edit_history_tweet_ids")
+                "referenced_tweets", "attachments", "entities", "edit_history_tweet_ids", "note_tweet")
 EXPANSIONS = ("author_id", "attachments.media_keys")
 USER_FIELDS = ("name", "username")
-MEDIA_FIELDS = ("type", "url", "preview_image_url")
+MEDIA_FIELDS = ("type", "url", "preview_image_url", "variants")
+#: X's pay-per-use prices since 6 Feb 2026, in micro-USD per resource returned (X's price
+#: list, docs.x.com/x-api/getting-started/pricing): a post read, a post read that is an
+#: *owned read* (the authenticated user's own mentions and post timeline, read with that
+#: user's tokens), a user read, a media read. A resource already returned on the same UTC
+#: day is billed once.
+PRICE_POST_READ = 5_000
+PRICE_OWNED_READ = 1_000
+PRICE_USER_READ = 10_000
+PRICE_MEDIA_READ = 5_000
+#: Most resource keys remembered per UTC day for de-duplicating the cost estimate (beyond
+#: it, every resource is counted again: the estimate errs on the safe side).
+BILLING_KEYS_MAX = 50_000
+#: Post ids per ``GET /2/tweets?ids=`` request (X's maximum).
+LOOKUP_MAX_IDS = 100
 #: X's recent-search window, in days.
 RECENT_SEARCH_DAYS = 7
 #: Query length limit of recent search on the self-serve tiers (characters).
@@ -121,7 +146,7 @@ DEFAULT_RATE_LIMIT_WAIT = 900.0
 _PAGE_MAX = 100
 #: Posts one poll reads at most (None: no cap); the rest is read by the next polls.
 DEFAULT_MAX_READS_PER_POLL = 2000
-_PAGE_MIN = {"mentions": 5, "own_posts": 5, "search": 10}
+_PAGE_MIN = {"mentions": 5, "own_posts": 5, "search": 10, "lookup": 1}
 _LOGGERS = ("tweepy", "tweepy.client", "requests_oauthlib", "oauthlib")
 _USER_SECRETS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 _ENDPOINTS = {
@@ -131,6 +156,7 @@ _ENDPOINTS = {
     "user": ("GET /2/users/:id", "user lookup"),
     "me": ("GET /2/users/me", "the authenticated user lookup (user context)"),
     "hide": ("PUT /2/tweets/:id/hidden", "hiding replies (user context)"),
+    "lookup": ("GET /2/tweets", "post lookup"),
 }
 
 
@@ -247,24 +273,40 @@ class _Window:
 
 @dataclass
 class _Run:
-    """What one fetch has gathered so far."""
+    """What one fetch has gathered so far, and what it has cost.
+
+    ``budget``: posts that may still be read this month (None: no post cap); ``money``:
+    micro-USD that may still be spent (None: no money budget). ``billed`` holds the
+    resource keys (``p:<post id>``, ``u:<user id>``, ``m:<media key>``) already paid for
+    on the UTC day ``billed_day``: X bills a resource returned twice on one day once."""
 
     budget: int | None
+    money: int | None = None
+    billed_day: str = ""
+    billed: set[str] = field(default_factory=set)
     calls: int = 0
     reads: int = 0
+    post_reads: int = 0
+    owned_reads: int = 0
+    user_reads: int = 0
+    media_reads: int = 0
+    cost: int = 0
     tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     next_poll_after: float | None = None
     budget_hit: bool = False
+    money_hit: bool = False
     poll_cap: int | None = None
     cap_hit: bool = False
     errors: list[str] = field(default_factory=list)
     quarantined: list[QuarantinedPayload] = field(default_factory=list)
 
-    def page_size(self, kind: str) -> int | None:
-        """max_results for the next page, or None when the monthly budget or the read
-        cap of this poll cannot pay for it."""
+    def page_size(self, kind: str, owned: bool = False) -> int | None:
+        """max_results for the next page, or None when the monthly budget (posts or money)
+        or the read cap of this poll cannot pay for it. A page is priced at its worst
+        (every post new today, each with a new author and a medium), so the money budget
+        is never overspent by a page."""
         if self.poll_cap is not None and self.poll_cap - self.reads < _PAGE_MIN[kind]:
             if not self.cap_hit:
                 self.warnings.append(
@@ -272,19 +314,61 @@ class _Run:
                     "reading (the rest is read by the next poll)")
             self.cap_hit = True
             return None
-        cap_left = _PAGE_MAX if self.poll_cap is None else self.poll_cap - self.reads
-        if self.budget is None:
-            return min(_PAGE_MAX, cap_left)
-        left = self.budget - self.reads
-        if left < _PAGE_MIN[kind]:
+        sizes = [_PAGE_MAX]
+        if self.poll_cap is not None:
+            sizes.append(self.poll_cap - self.reads)
+        if self.budget is not None:
+            sizes.append(self.budget - self.reads)
+        if self.money is not None:
+            worst = (PRICE_POST_READ if kind == "lookup" else
+                     (PRICE_OWNED_READ if owned else PRICE_POST_READ) + PRICE_USER_READ + PRICE_MEDIA_READ)
+            sizes.append(max(0, self.money - self.cost) // worst)
+        size = min(sizes)
+        if size < _PAGE_MIN[kind]:
             if not self.budget_hit:
+                if self.budget is not None and self.budget - self.reads == size:
+                    left = f"{size} post(s) left this month"
+                else:
+                    left = f"${max(0, (self.money or 0) - self.cost) / 1e6:.3f} left this month"
+                    self.money_hit = True
                 self.warnings.append(
-                    f"X read budget reached: {left} post(s) left this month, fewer than the smallest "
+                    f"X read budget reached: {left}, fewer than the smallest "
                     f"page ({_PAGE_MIN[kind]}) of {_ENDPOINTS[kind][0]}; stopped reading (the rest is read "
                     "when budget is available)")
             self.budget_hit = True
             return None
-        return min(_PAGE_MAX, left, cap_left)
+        return size
+
+    def bill(self, posts: list[Any], includes: Mapping[str, Any] | None = None, *, owned: bool = False,
+             users: list[Any] | None = None) -> None:
+        """Price one answer: its posts (owned reads when ``owned``), ``includes.tweets``,
+        ``includes.users`` (and ``users``) and ``includes.media``, each resource once per
+        UTC day."""
+        inc = includes or {}
+
+        def charge(key: str, price: int) -> bool:
+            if key in self.billed:
+                return False
+            if len(self.billed) < BILLING_KEYS_MAX and re.fullmatch(r"[pum]:[0-9A-Za-z_]{1,40}", key):
+                self.billed.add(key)  # a malformed id is charged, never remembered (nor stored in the cursor)
+            self.cost += price
+            return True
+
+        for t in _dicts(posts):
+            if charge(f"p:{t.get('id')}", PRICE_OWNED_READ if owned else PRICE_POST_READ):
+                if owned:
+                    self.owned_reads += 1
+                else:
+                    self.post_reads += 1
+        for t in _dicts(inc.get("tweets")):
+            if charge(f"p:{t.get('id')}", PRICE_POST_READ):
+                self.post_reads += 1
+        for u in _dicts(inc.get("users")) + _dicts(users or []):
+            if charge(f"u:{u.get('id')}", PRICE_USER_READ):
+                self.user_reads += 1
+        for m in _dicts(inc.get("media")):
+            if charge(f"m:{m.get('media_key')}", PRICE_MEDIA_READ):
+                self.media_reads += 1
 
 
 class TwitterConnector:
@@ -334,7 +418,15 @@ class TwitterConnector:
         self._secrets: set[str] = set()
         self._last_status: int | None = None
         self._exhausted_until: int | None = None
+        self._bad_request: str | None = None
         quiet_tweepy_logger()
+
+    @property
+    def user_context(self) -> bool:
+        """True when the four user-context secrets (``consumer_key``, ``consumer_secret``,
+        ``access_token``, ``access_token_secret``) are configured: mentions and the school's
+        own timeline are then read with them, as owned reads ($0.001 a post, not $0.005)."""
+        return all(k in self.cfg.secrets for k in _USER_SECRETS)
 
     # ------------------------------------------------------------------ clients
     def _secret(self, name: str) -> str:
@@ -408,23 +500,29 @@ class TwitterConnector:
                 result = fn(*args, **kwargs)
                 if not isinstance(result, dict):
                     raise ValueError("not a JSON object")
+                if self._bad_request and self._bad_request.startswith(kind + " "):
+                    self._bad_request = None
                 return result
             except tweepy.TooManyRequests as exc:
+                if _usage_capped(exc):
+                    raise self._budget_stop(endpoint, exc) from None
                 raise self._rate_limited(endpoint, exc) from None
             except tweepy.Unauthorized as exc:
-                raise self._error(exc, kind, "auth") from None
+                raise self._error(exc, kind, "auth", user_ctx=bool(kwargs.get("user_auth"))) from None
             except tweepy.Forbidden as exc:
                 raise self._error(exc, kind, "permission") from None
             except tweepy.NotFound as exc:
                 raise self._error(exc, kind, "not_found") from None
             except tweepy.BadRequest as exc:
-                raise self._error(exc, kind, "bad_request") from None
+                raise self._bad_request_error(exc, kind, args, kwargs) from None
             except tweepy.TwitterServerError as exc:
                 err = self._error(exc, kind, "transient")
             except tweepy.HTTPException as exc:
                 status = _status(exc)
+                if status == 402 or _usage_capped(exc):  # credits exhausted / spending limit reached
+                    raise self._budget_stop(endpoint, exc) from None
                 if status is not None and 400 <= status < 500:
-                    raise self._error(exc, kind, "bad_request") from None
+                    raise self._bad_request_error(exc, kind, args, kwargs) from None
                 err = self._error(exc, kind, "transient")
             except requests.Timeout:
                 err = ConnectorError(f"{endpoint} timed out after {self.cfg.timeout_seconds:g} s "
@@ -449,6 +547,38 @@ class TwitterConnector:
         assert err is not None
         raise err
 
+    def _budget_stop(self, endpoint: str, exc: tweepy.HTTPException) -> ConnectorError:
+        """X's own spending stop: a 429 whose problem ``type`` is ``.../problems/usage-capped``
+        (title ``UsageCapExceeded``) or a 402 (pay-per-use credits exhausted). Waiting for a
+        rate-limit window cannot help: a permanent ``budget`` error, so the account is
+        paused with one email until credits are added and ``check`` passes."""
+        detail = self._redact("; ".join(str(m) for m in exc.api_messages if m))[:200]
+        status = _status(exc)
+        return ConnectorError(
+            f"X stopped reading on {endpoint}: the app's usage cap or spending limit is reached, or its pay-per-use "
+            f"credits are used up ({detail or 'no detail'}). Add credits or raise the spending limit in the X "
+            f"Developer Console (console.x.com), then run `school-monitor check`",
+            platform=PLATFORM, kind="budget", permanent=True, status=status,
+            code=_problem_type(exc) or _problem_code(exc))
+
+    def _bad_request_error(self, exc: tweepy.HTTPException, kind: str, args: tuple, kwargs: Mapping[str, Any]
+                           ) -> ConnectorError:
+        """A 400 (or other 4xx): transient the first time (X's message, e.g. an invalid
+        ``since_id``), permanent ``invalid_request`` when the same request (endpoint and
+        its id, range, query and paging parameters; not times or page size) is refused
+        again on the next try, so the account is paused with one alert instead of failing
+        every poll for ever."""
+        keep = ("id", "ids", "username", "since_id", "until_id", "query", "pagination_token", "next_token", "exclude")
+        sig = f"{kind} {args!r} " + repr(sorted((k, str(v)) for k, v in kwargs.items() if k in keep))
+        err = self._error(exc, kind, "bad_request")
+        if self._bad_request == sig:
+            return ConnectorError(
+                f"{err.args[0]}; refused again on the next try, so it will not succeed by itself: check the account's "
+                "user_id and handle, then run `school-monitor check`", platform=PLATFORM, kind="invalid_request",
+                permanent=True, status=err.status, code=err.code)
+        self._bad_request = sig
+        return err
+
     def _rate_limited(self, endpoint: str, exc: tweepy.TooManyRequests) -> ConnectorError:
         now = self._clock().timestamp()
         if exc.reset_time is not None:
@@ -461,17 +591,18 @@ class TwitterConnector:
                               platform=PLATFORM, kind="rate_limit", retry_after=wait, status=429,
                               code=_problem_code(exc))
 
-    def _error(self, exc: tweepy.HTTPException, kind: str, what: str) -> ConnectorError:
+    def _error(self, exc: tweepy.HTTPException, kind: str, what: str, user_ctx: bool = False) -> ConnectorError:
         endpoint, label = _ENDPOINTS[kind]
         status = _status(exc)
         detail = self._redact("; ".join(str(m) for m in exc.api_messages if m))[:300]
         code = _problem_code(exc)
         if what == "auth":
-            where = self.cfg.secrets.get("bearer_token") if kind not in ("me", "hide") else None
-            source = f" (bearer_token from {where.describe()})" if where else ""
-            user_ctx = " user-context" if kind in ("me", "hide") else ""
+            uctx = user_ctx or kind in ("me", "hide")
+            where = self.cfg.secrets.get("bearer_token") if not uctx else self.cfg.secrets.get("access_token")
+            source = f" ({'access_token' if uctx else 'bearer_token'} from {where.describe()})" if where else ""
+            user_ctx_word = " user-context" if uctx else ""
             return ConnectorError(
-                f"X rejected the{user_ctx} credentials{source} on {endpoint}: reconnect the X credentials "
+                f"X rejected the{user_ctx_word} credentials{source} on {endpoint}: reconnect the X credentials "
                 f"for account {self.cfg.name!r} (a new token from the X developer portal), then run "
                 "`school-monitor check`", platform=PLATFORM, kind="auth", permanent=True, status=status, code=code)
         if what == "permission":
@@ -482,8 +613,9 @@ class TwitterConnector:
                     platform=PLATFORM, kind="refused", permanent=True, status=status, code=code)
             tier = ("this endpoint needs user-context credentials (consumer key/secret and access "
                     "token/secret)" if code == "Unsupported Authentication" else
-                    f"the access tier of this X developer App does not allow {label}; Basic or higher is "
-                    "needed to read mentions and search")
+                    f"the access tier of this X developer App does not allow {label}: the App must be in a Project "
+                    "with pay-per-use credits "
+                    "(or a legacy Basic or Pro subscription)")
             return ConnectorError(f"X refused {endpoint} (403): {tier}. X says: {detail or 'Forbidden'}",
                                   platform=PLATFORM, kind="permission", permanent=True, status=status, code=code)
         if what == "not_found":
@@ -506,6 +638,8 @@ class TwitterConnector:
             resp = self._call(run, "user", client.get_user, username=handle)
             what = f"@{handle} (accounts {self.cfg.name!r} handle)"
         data = resp.get("data")
+        if run is not None and isinstance(data, dict):
+            run.bill([], users=[data])
         if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
             detail = "; ".join(e.get("detail", "") for e in resp.get("errors", []) if isinstance(e, dict))
             raise ConnectorError(f"X has no user {what}{': ' + detail if detail else ''}",
@@ -527,53 +661,84 @@ class TwitterConnector:
     # ------------------------------------------------------------------ fetch
     def fetch(self, ctx: FetchContext) -> FetchResult:
         """Poll X for new mentions, new school posts and new replies in their conversations
-        (the read plan of the module docstring).
+        (the read plan of the module docstring), then look up stored replies still open or
+        flagged (``ctx.watch_ids``) to notice deletions.
 
         :returns: :class:`FetchResult` with ``posts`` (the school's new posts), ``comments``
-            (mentions and replies, the school's own replies included), the new ``cursor``,
-            ``calls`` (HTTP requests), ``reads`` (posts returned by X) and ``warnings``.
-            When reading stops part-way on a rate limit or a server error after some posts
-            were read, the partial result is returned (``next_poll_after`` set, the unread
-            range kept in the cursor) rather than raised, so the reads paid for are kept.
-        :raises ConnectorError: ``budget`` when ``ctx.read_budget_remaining`` is 0 (no call
-            made); ``auth``, ``permission``, ``not_found`` (permanent); ``rate_limit`` and
-            ``transient`` when nothing could be read.
+            (mentions and replies, the school's own replies included), ``deleted`` (watched
+            ids X reports as ``resource-not-found``), the new ``cursor``, ``calls`` (HTTP
+            requests), ``reads`` (posts returned by X), ``user_reads`` and ``cost_usd``
+            (the pay-per-use estimate, each resource once per UTC day) and ``warnings``.
+            When reading stops part-way on a rate limit, a server error or X's usage cap
+            after some posts were read, the partial result is returned (``next_poll_after``
+            set, the unread range kept in the cursor) rather than raised, so the reads paid
+            for are kept.
+        :raises ConnectorError: ``budget`` when ``ctx.read_budget_remaining`` or
+            ``ctx.budget_usd_remaining`` is spent (no call made; not permanent) or X says
+            its usage cap or credits are used up (permanent); ``auth``, ``permission``,
+            ``not_found``, ``invalid_request`` (permanent); ``rate_limit`` and ``transient``
+            when nothing could be read.
         """
         budget = ctx.read_budget_remaining
-        if budget is not None and budget <= 0:
-            cap = f" of {self.cfg.monthly_read_cap}" if self.cfg.monthly_read_cap else ""
+        money = None if ctx.budget_usd_remaining is None else int(ctx.budget_usd_remaining * 1_000_000)
+        if (budget is not None and budget <= 0) or (money is not None and money <= 0):
+            if budget is not None and budget <= 0:
+                cap = f" of {self.cfg.monthly_read_cap} posts" if self.cfg.monthly_read_cap else ""
+                what, raise_ = f"monthly X read budget{cap}", "monthly_read_cap"
+            else:
+                usd = f" of ${self.cfg.monthly_budget_usd:,.2f}" if self.cfg.monthly_budget_usd else ""
+                what, raise_ = f"monthly X budget{usd}", "monthly_budget_usd"
             raise ConnectorError(
-                f"monthly X read budget{cap} posts used up for account {self.cfg.name!r}: reading stopped until "
-                "the next calendar month (raise monthly_read_cap only if your X access tier allows more)",
+                f"{what} used up for account {self.cfg.name!r}: reading stopped until the next calendar month "
+                f"(raise {raise_} only if your X credits or plan allow more)",
                 platform=PLATFORM, kind="budget", permanent=False)
-        run = _Run(budget=budget, poll_cap=self.max_reads_per_poll)
+        day = ctx.now.astimezone(timezone.utc).date().isoformat()
+        billing = ctx.cursor.get("billing") if isinstance(ctx.cursor.get("billing"), Mapping) else {}
+        seen = billing.get("seen") if billing.get("day") == day and isinstance(billing.get("seen"), list) else []
+        run = _Run(budget=budget, money=money, billed_day=day, billed={str(k) for k in seen},
+                   poll_cap=self.max_reads_per_poll)
         now = ctx.now
         self._exhausted_until = None
+        deleted: list[str] = []
         uid, username, same = self._identity(ctx.cursor, run)
         cursor = dict(ctx.cursor) if same else {}
         mentions = _Window.load(cursor.get("mentions"))
         own = _Window.load(cursor.get("own_posts"))
         convs = _load_conversations(cursor.get("conversations"))
+        checks = cursor.get("deletion_checks") if isinstance(cursor.get("deletion_checks"), Mapping) else {}
+        checked_today = [str(i) for i in checks.get("ids", []) if _is_id(i)] if checks.get("day") == day else []
         try:
-            self._read_stream(run, "mentions", self._read_client().get_users_mentions, mentions,
-                              now, uid=uid)
-            self._read_stream(run, "own_posts", self._read_client().get_users_tweets, own, now,
-                              uid=uid, exclude=["replies", "retweets"])
+            owned = self._owned(cursor, uid, run)
+            timeline = self._user_client() if owned else self._read_client()
+            auth = {"user_auth": True} if owned else {}
+            self._read_stream(run, "mentions", timeline.get_users_mentions, mentions, now, uid=uid, owned=owned,
+                              **auth)
+            self._read_stream(run, "own_posts", timeline.get_users_tweets, own, now, uid=uid, owned=owned,
+                              exclude=["replies", "retweets"], **auth)
             for pid, t in run.posts.items():
                 if pid not in convs:
                     try:
                         created = iso(parse_time(t["created_at"]))
                     except (KeyError, ValueError, TypeError):
                         continue
-                    convs[pid] = {"created_at": created, "text": t.get("text", ""),
+                    convs[pid] = {"created_at": created, "text": _full_text(t),
                                   "window": _Window(since_id=pid)}
             convs = self._prune(convs, now)
             self._search_conversations(run, convs, username, now)
+            deleted = self._check_deletions(run, ctx.watch_ids, checked_today)
         except ConnectorError as exc:
-            if exc.kind not in ("rate_limit", "transient") or run.reads == 0:
+            stop = exc.kind == "budget" and exc.permanent
+            if not (exc.kind in ("rate_limit", "transient") or stop) or run.reads == 0:
                 raise
             run.warnings.append(f"stopped part-way, kept what was read: {exc}")
-            run.next_poll_after = exc.retry_after if exc.retry_after is not None else 60.0
+            run.next_poll_after = 3600.0 if stop else exc.retry_after if exc.retry_after is not None else 60.0
+        if run.money_hit and not (run.tweets or run.posts or deleted):  # nothing new could be paid for
+            usd = f" of ${self.cfg.monthly_budget_usd:,.2f}" if self.cfg.monthly_budget_usd else ""
+            raise ConnectorError(
+                f"monthly X budget{usd} used up for account {self.cfg.name!r}: "
+                f"${max(0, (run.money or 0) - run.cost) / 1e6:.3f} left, less than the smallest page can cost; "
+                "reading stopped until the next calendar month (raise monthly_budget_usd only if your X credits "
+                "allow more)", platform=PLATFORM, kind="budget", permanent=False)
         if self._exhausted_until is not None:
             wait = max(1.0, self._exhausted_until - self._clock().timestamp() + 1)
             run.next_poll_after = max(run.next_poll_after or 0.0, wait)
@@ -583,14 +748,83 @@ class TwitterConnector:
             "mentions": mentions.dump(), "own_posts": own.dump(),
             "conversations": {pid: {"created_at": c["created_at"], "text": c["text"], **c["window"].dump()}
                               for pid, c in sorted(convs.items(), key=lambda kv: int(kv[0]))},
+            "billing": {"day": day, "seen": sorted(run.billed)},
+            "deletion_checks": {"day": day, "ids": checked_today},
         }
+        if cursor.get("token_user_id"):
+            new_cursor["token_user_id"] = cursor["token_user_id"]
         texts = {pid: c["text"] for pid, c in convs.items()}
         posts = [p for p in (self._post(t, username, run) for t in run.posts.values()) if p]
         texts.update({p.post_id: p.text for p in posts})
         comments = [c for c in (self._comment(t, texts, run) for t in run.tweets.values()) if c]
-        return FetchResult(posts=posts, comments=comments, cursor=new_cursor, calls=run.calls,
-                           reads=run.reads, warnings=tuple(run.warnings), next_poll_after=run.next_poll_after,
-                           quarantined=tuple(run.quarantined), errors=tuple(run.errors))
+        return FetchResult(posts=posts, comments=comments, deleted=tuple(deleted), cursor=new_cursor,
+                           calls=run.calls, reads=run.reads, warnings=tuple(run.warnings),
+                           next_poll_after=run.next_poll_after, user_reads=run.user_reads,
+                           cost_usd=run.cost / 1_000_000, quarantined=tuple(run.quarantined),
+                           errors=tuple(run.errors))
+
+    def _owned(self, cursor: dict[str, Any], uid: str, run: _Run) -> bool:
+        """Whether mentions and the post timeline are read with the user-context tokens
+        (owned reads): only when they are configured and belong to the school's account
+        (``GET /2/users/me``, one user read, once; the answer is kept in the cursor as
+        ``token_user_id``). Tokens of another account fall back to the bearer token, with
+        a warning, since X would bill those reads at the full post price."""
+        if not self.user_context:
+            return False
+        me_id = cursor.get("token_user_id")
+        if not me_id:
+            me = self._call(run, "me", self._user_client().get_me, user_auth=True).get("data") or {}
+            run.bill([], users=[me] if isinstance(me, dict) else [])
+            me_id = str(me.get("id") or "")
+            cursor["token_user_id"] = me_id
+        if me_id != uid:
+            run.warnings.append(f"the user-context tokens belong to user {me_id}, not the school's account {uid}: "
+                                "mentions and posts read with the bearer token at the full post price")
+            return False
+        return True
+
+    def _check_deletions(self, run: _Run, watch: Sequence[str], checked_today: list[str]) -> list[str]:
+        """Look up watched stored replies (``GET /2/tweets?ids=``, up to 100 ids a request,
+        at most ``deletion_checks_per_poll`` ids a poll, those not yet checked today first,
+        within budget) and return the ids X reports as deleted: a partial error whose
+        ``type`` ends ``/problems/resource-not-found`` with ``resource_type`` ``tweet``.
+        Other partial errors (a protected or suspended author: ``not-authorized-for-resource``)
+        are not deletions. Adds the ids checked to ``checked_today`` (in place)."""
+        limit = self.cfg.deletion_checks_per_poll
+        ids = list(dict.fromkeys(str(i) for i in watch if _is_id(i)))
+        if not ids or limit <= 0:
+            return []
+        done = set(checked_today)
+        order = [i for i in ids if i not in done] + [i for i in ids if i in done]
+        wanted = order[:limit]
+        deleted: list[str] = []
+        client = self._read_client()
+        for start in range(0, len(wanted), LOOKUP_MAX_IDS):
+            chunk = wanted[start:start + LOOKUP_MAX_IDS]
+            fresh = [i for i in chunk if f"p:{i}" not in run.billed]
+            if fresh:
+                size = run.page_size("lookup")
+                if size is None:
+                    return deleted
+                if size < len(fresh):
+                    chunk = [i for i in chunk if f"p:{i}" in run.billed] + fresh[:size]
+            resp = self._call(run, "lookup", client.get_tweets, chunk, tweet_fields=["id"])
+            data = _dicts(resp.get("data"))
+            run.reads += len(data)
+            run.bill(data)
+            for e in _dicts(resp.get("errors")):
+                rid = str(e.get("resource_id") or e.get("value") or "")
+                if rid in chunk and str(e.get("type", "")).endswith("/resource-not-found") \
+                        and e.get("resource_type", "tweet") == "tweet":
+                    deleted.append(rid)
+                elif rid in chunk:
+                    run.warnings.append(f"X post {rid}: {e.get('title') or 'error'} on {_ENDPOINTS['lookup'][0]} "
+                                        f"({str(e.get('detail') or '')[:120]}); not treated as deleted")
+            for i in chunk:
+                if i not in done:
+                    done.add(i)
+                    checked_today.append(i)
+        return deleted
 
     def _prune(self, convs: dict[str, dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
         """Keep the conversations recent search can still reach (and lookback_days covers)."""
@@ -599,7 +833,8 @@ class TwitterConnector:
         return {pid: c for pid, c in convs.items() if parse_time(c["created_at"]) >= floor}
 
     def _read_stream(self, run: _Run, kind: str, fn: Callable[..., Any], win: _Window, now: datetime,
-                     uid: str | None = None, query: str | None = None, **extra: Any) -> bool:
+                     uid: str | None = None, query: str | None = None, owned: bool = False,
+                     **extra: Any) -> bool:
         """Read one stream's unread range newest first, page by page, within budget.
 
         Stores tweets in ``run.tweets`` (or ``run.posts`` for the school's own posts),
@@ -619,7 +854,7 @@ class TwitterConnector:
         token = None
         seen_tokens: set[str] = set()
         while True:
-            size = run.page_size(kind)
+            size = run.page_size(kind, owned)
             if size is None:
                 win.cut(newest, oldest)
                 return False
@@ -636,6 +871,7 @@ class TwitterConnector:
             includes = resp.get("includes") if isinstance(resp.get("includes"), dict) else {}
             expanded_tweets = includes.get("tweets") if isinstance(includes.get("tweets"), list) else []
             run.reads += len(data) + len(expanded_tweets)
+            run.bill(data, includes, owned=owned)
             ids = []
             for t in data:
                 if not isinstance(t, dict) or not _is_id(t.get("id")):
@@ -716,7 +952,7 @@ class TwitterConnector:
             self._quarantine(run, t, "post", f"X post {t.get('id')}: missing or invalid created_at")
             return None
         raw = _raw(t)
-        return Post(platform=PLATFORM, account=self.cfg.name, post_id=str(t["id"]), text=str(t.get("text", "")),
+        return Post(platform=PLATFORM, account=self.cfg.name, post_id=str(t["id"]), text=_full_text(t),
                     created_at=created, permalink=f"https://x.com/{username}/status/{t['id']}", raw=raw)
 
     def _comment(self, t: Mapping[str, Any], texts: Mapping[str, str], run: _Run) -> Comment | None:
@@ -748,7 +984,7 @@ class TwitterConnector:
             attachments += tuple(Attachment(type="other") for _ in range(len(keys) - len(attachments)))
         return Comment(
             platform=PLATFORM, account=self.cfg.name, post_id=conversation, comment_id=tid, parent_id=parent,
-            author_id=f"tw:{author_id}", author_name=str(author.get("name") or ""), text=t["text"],
+            author_id=f"tw:{author_id}", author_name=str(author.get("name") or ""), text=_full_text(t),
             created_at=created,
             permalink=f"https://x.com/{handle}/status/{tid}" if handle else f"https://x.com/i/web/status/{tid}",
             attachments=attachments, raw=_raw(t), post_text=texts.get(conversation), author_handle=handle,
@@ -756,9 +992,12 @@ class TwitterConnector:
 
     # ------------------------------------------------------------------ check and actions
     def check(self) -> list[CheckResult]:
-        """Verify the bearer token (user lookup, no post read) and, when ``hide_enabled``,
-        the user-context credentials (``GET /2/users/me`` must be the school's account).
-        Never raises: each failure is a ``CheckResult`` with ``ok=False`` and one line."""
+        """Verify the bearer token (user lookup, no post read) and the user-context tokens
+        when they are configured (``GET /2/users/me`` must be the school's account: needed
+        to hide replies and for owned reads). Without user-context tokens, a warning says
+        that mentions and the school's timeline are read with the bearer token at the
+        full post price. Never raises: each failure is a ``CheckResult`` with ``ok=False``
+        and one line."""
         name = f"x:{self.cfg.name}"
         results: list[CheckResult] = []
         try:
@@ -772,21 +1011,34 @@ class TwitterConnector:
                       f"bearer token accepted, but user {user['id']} is @{user['username']}, not the configured "
                       f"handle @{self.cfg.handle.lstrip('@')}")  # type: ignore[union-attr]
             results.append(CheckResult(f"{name} bearer token", ok, detail))
-        if self.cfg.hide_enabled:
-            try:
-                me = self._call(None, "me", self._user_client().get_me, user_auth=True).get("data") or {}
-            except ConnectorError as exc:
-                results.append(CheckResult(f"{name} user context (hide replies)", False, str(exc)))
+        label = f"{name} user context ({'hide replies, ' if self.cfg.hide_enabled else ''}owned reads)"
+        if not self.user_context:
+            if self.cfg.hide_enabled:
+                missing = [k for k in _USER_SECRETS if k not in self.cfg.secrets]
+                results.append(CheckResult(label, False, f"hide_enabled needs the user-context secrets; missing: "
+                                                         f"{', '.join(missing)}"))
             else:
-                school_id = user["id"] if user else self.cfg.user_id
-                if school_id and str(me.get("id")) != school_id:
-                    results.append(CheckResult(
-                        f"{name} user context (hide replies)", False,
-                        f"the access token belongs to @{me.get('username')} (user {me.get('id')}), not the school's "
-                        f"account {school_id}: X only lets the account that started a conversation hide its replies"))
-                else:
-                    results.append(CheckResult(f"{name} user context (hide replies)", True,
-                                               f"user-context tokens accepted for @{me.get('username')}"))
+                results.append(CheckResult(
+                    label, True, "no user-context tokens (consumer_key, consumer_secret, access_token, "
+                    "access_token_secret): mentions and the school's own posts are read with the bearer token, "
+                    f"billed as post reads (${PRICE_POST_READ / 1e6:.3f} each) instead of owned reads "
+                    f"(${PRICE_OWNED_READ / 1e6:.3f}); see the README, 'Credentials to create'", warning=True))
+            return results
+        try:
+            me = self._call(None, "me", self._user_client().get_me, user_auth=True).get("data") or {}
+        except ConnectorError as exc:
+            results.append(CheckResult(label, False, str(exc)))
+            return results
+        school_id = user["id"] if user else self.cfg.user_id
+        if school_id and str(me.get("id")) != school_id:
+            results.append(CheckResult(
+                label, False,
+                f"the access token belongs to @{me.get('username')} (user {me.get('id')}), not the school's "
+                f"account {school_id}: X only lets the account that started a conversation hide its replies, "
+                "and only the school's own tokens make its mentions and posts owned reads"))
+        else:
+            results.append(CheckResult(label, True, f"user-context tokens accepted for @{me.get('username')}: "
+                                                    "mentions and the school's posts are read as owned reads"))
         return results
 
     def hide(self, comment_id: str, hidden: bool = True) -> None:
@@ -922,7 +1174,51 @@ def _raw(t: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _attachment(m: Mapping[str, Any]) -> Attachment:
+    """A media object of ``includes.media`` as an :class:`Attachment`: a photo's ``url``; for
+    a video or GIF the mp4 of the highest ``bit_rate`` among its ``variants`` (media field
+    ``variants``), else its ``preview_image_url`` (a still)."""
     kind = m.get("type")
-    if kind in ("photo", "video", "animated_gif"):
-        return Attachment(type=kind, url=m.get("url") or m.get("preview_image_url"))
-    return Attachment(type="other", url=m.get("url") or m.get("preview_image_url"))
+    url = m.get("url")
+    if kind in ("video", "animated_gif"):
+        mp4 = [v for v in _dicts(m.get("variants")) if v.get("content_type") == "video/mp4"
+               and isinstance(v.get("url"), str)]
+        if mp4:
+            best = max(mp4, key=lambda v: v.get("bit_rate") if isinstance(v.get("bit_rate"), int) else -1)
+            url = best["url"]
+    url = url or m.get("preview_image_url")
+    return Attachment(type=kind if kind in ("photo", "video", "animated_gif") else "other", url=url)
+
+
+def _full_text(t: Mapping[str, Any]) -> str:
+    """A post's whole text: ``note_tweet.text`` for a long post (over 280 characters, whose
+    ``text`` X cuts), else ``text``."""
+    note = t.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+        return note["text"]
+    return str(t.get("text", ""))
+
+
+def _problem_type(exc: tweepy.HTTPException) -> str | None:
+    """The last segment of the problem ``type`` of an error body (e.g. ``usage-capped``)."""
+    try:
+        body = exc.response.json()
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(body, dict) and isinstance(body.get("type"), str) and "/problems/" in body["type"]:
+        return body["type"].rsplit("/", 1)[-1]
+    return None
+
+
+def _usage_capped(exc: tweepy.HTTPException) -> bool:
+    """A 429 (or other error) that is X's spending stop, not a rate limit: problem type
+    ``usage-capped``, title ``UsageCapExceeded``, or a detail about credits."""
+    if _problem_type(exc) == "usage-capped":
+        return True
+    try:
+        body = exc.response.json()
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(body, dict):
+        return False
+    words = f"{body.get('title', '')} {body.get('detail', '')}".lower()
+    return "usagecapexceeded" in words or "usage cap" in words or "credit" in words

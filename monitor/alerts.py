@@ -470,6 +470,15 @@ def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping
                                                            "README: 'Getting a Page access token'")
         sec.blocks.append(("list", [f"Renew the token ({guide}) and update the secret it is read from.",
                                     "Run: school-monitor check  (polling resumes when it passes)."]))
+    elif kind == "permission" and d.get("error_kind") == "invalid_request":
+        sec = Section(title=f"{plat} keeps refusing a request for account {account} (alert {aid})")
+        sec.blocks.append(("para", f"The platform refused the same request as invalid twice in a row; polling of "
+                                   f"{account} is paused so that it does not fail on every poll."))
+        sec.blocks.append(("para", f"Error: {d.get('error') or '?'}"))
+        sec.blocks.append(("subhead", "Recommended action"))
+        sec.blocks.append(("list", ["Check the account's user_id and handle in the config against the error.",
+                                    "Run: school-monitor check  (polling resumes when it passes); if it keeps "
+                                    "failing, send the error to whoever supports this installation."]))
     elif kind == "permission":
         sec = Section(title=f"Permission missing for {plat} account {account} (alert {aid})")
         sec.blocks.append(("para", f"The platform refused a request for lack of a permission or access tier; "
@@ -488,12 +497,30 @@ def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping
                                     "Until this is fixed, comments on this account are not being monitored."]))
     elif kind == "read_budget":
         level = d.get("level")
-        sec = Section(title=f"X read budget for {account} at {level}% (alert {aid})")
-        sec.blocks.append(("para", f"{d.get('reads', '?')} of {d.get('cap', '?')} posts read in {d.get('month', '?')}."
-                           + (" Reading has stopped until next month." if level == 100 else "")))
+        if d.get("x_said"):
+            sec = Section(title=f"X stopped reading for {account}: usage cap or credits (alert {aid})")
+            sec.blocks.append(("para", f"X refused to read more: {d['x_said']}. Polling of {account} is paused, "
+                                       "so new comments are not being read."))
+        else:
+            sec = Section(title=f"X read budget for {account} at {level}% (alert {aid})")
+        used = []
+        if d.get("budget_usd") is not None:
+            used.append(f"${float(d.get('cost_usd') or 0):,.2f} of ${float(d['budget_usd']):,.2f} (estimated at X's "
+                        "pay-per-use prices)")
+        if d.get("cap") is not None:
+            used.append(f"{d.get('reads', '?')} of {d.get('cap')} posts")
+        sec.blocks.append(("para", f"Spent in {d.get('month', '?')}: {' and '.join(used) or '?'}; "
+                                   f"{d.get('reads', '?')} post reads, {d.get('user_reads', 0)} user reads."
+                           + (" Reading has stopped until next month." if level == 100 and not d.get("x_said") else "")))
         sec.blocks.append(("subhead", "Recommended action"))
-        sec.blocks.append(("list", ["Raise monthly_read_cap for the account (if the X plan allows) or poll less "
-                                    "often (poll_interval_minutes)."]))
+        if d.get("x_said"):
+            sec.blocks.append(("list", ["Add credits or raise the spending limit in the X Developer Console "
+                                        "(console.x.com, Billing), or wait for the next billing period.",
+                                        "Run: school-monitor check  (polling resumes when it passes)."]))
+        else:
+            sec.blocks.append(("list", ["Raise monthly_budget_usd (or monthly_read_cap on a legacy plan) for the "
+                                        "account if the school agrees to spend more, or poll less often "
+                                        "(poll_interval_minutes)."]))
     elif kind == "quarantine":
         what = "post" if d.get("kind") == "post" else "comment"
         sec = Section(title=f"Unreadable {plat} {what} kept in quarantine (alert {aid})")

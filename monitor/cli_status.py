@@ -105,6 +105,9 @@ def format_status(report: dict[str, Any]) -> str:
         if a["platform"] == "twitter":
             cap = a["monthly_read_cap"]
             budget = f"{a['reads_this_month']}/{cap} ({a['read_budget_pct']}%)" if cap else f"{a['reads_this_month']}/no cap"
+            money = a.get("monthly_budget_usd")
+            cost = a.get("cost_usd_this_month") or 0.0
+            budget += (f", ${cost:,.2f}/${money:,.2f} ({a['budget_usd_pct']}%)" if money else f", ${cost:,.2f}")
         rows.append([a["account"], a["platform"] or "-", state, a["last_success_at"] or "never", since,
                      str(a["consecutive_failures"]), budget])
     out.append("Accounts")

@@ -149,8 +149,11 @@ class AccountConfig:
 
     X: ``user_id`` and/or ``handle``, ``bearer_token`` (reading), and for hiding replies
     ``consumer_key``, ``consumer_secret``, ``access_token``, ``access_token_secret``;
-    ``monthly_read_cap`` (posts read per calendar month), ``lookback_days`` (recent
-    search covers 7 days at most).
+    ``monthly_read_cap`` (posts read per calendar month: a legacy Basic/Pro cap),
+    ``monthly_budget_usd`` (US dollars a calendar month at X's pay-per-use prices),
+    ``deletion_checks_per_poll`` (stored open or flagged replies looked up per poll to
+    notice deletions; 0 turns it off), ``lookback_days`` (recent search covers 7 days at
+    most).
     """
 
     name: str
@@ -169,6 +172,8 @@ class AccountConfig:
     app_id: str | None = None
     lookback_days: int = 30
     monthly_read_cap: int | None = None
+    monthly_budget_usd: float | None = None
+    deletion_checks_per_poll: int = 100
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
 
     @property
@@ -322,12 +327,16 @@ class ReportsConfig:
 class StorageConfig:
     """``[storage]``: ``path`` of the SQLite file, ``retention_days`` (text of comments
     that carry no key is deleted after this many days), ``evidence_years`` (flagged
-    evidence kept this long), ``purge_hour`` (daily purge, school time)."""
+    evidence kept this long), ``purge_hour`` (daily purge, school time),
+    ``honour_x_deletions`` (when True, the text, platform data and attachment links of a
+    stored X post are purged as soon as X reports it deleted, as X's Developer Policy asks;
+    default False: the deletion is recorded and the evidence kept; see the README)."""
 
     path: str = "school-monitor.db"
     retention_days: int = 90
     evidence_years: int = 6
     purge_hour: int = 2
+    honour_x_deletions: bool = False
 
 
 @dataclass(frozen=True)
@@ -571,8 +580,13 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             app_id=r.get(a, "app_id", str, None, where),
             lookback_days=r.positive(a, "lookback_days", int, 7 if platform == "twitter" else 30, where),
             monthly_read_cap=r.positive(a, "monthly_read_cap", int, None, where),
+            monthly_budget_usd=r.positive(a, "monthly_budget_usd", float, None, where),
+            deletion_checks_per_poll=r.positive(a, "deletion_checks_per_poll", int, 100, where, allow_zero=True),
             secrets=secrets,
         )
+        if acc.monthly_budget_usd is not None and acc.monthly_budget_usd > 100_000:
+            r.problem(f"{where}.monthly_budget_usd", f"expected US dollars a month (e.g. 10 or 25.50), got "
+                                                     f"{acc.monthly_budget_usd:g}: over 100,000 looks like a mistake")
         if acc.app_id is not None and not re.fullmatch(r"[0-9]{1,40}", acc.app_id):
             r.problem(f"{where}.app_id", f"expected the numeric App ID (app dashboard, Basic settings), "
                                          f"got {acc.app_id!r:.40}")
@@ -720,6 +734,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         retention_days=r.positive(st, "retention_days", int, 90, "storage"),
         evidence_years=r.positive(st, "evidence_years", int, 6, "storage"),
         purge_hour=r.get(st, "purge_hour", int, 2, "storage"),
+        honour_x_deletions=r.get(st, "honour_x_deletions", bool, False, "storage"),
     )
 
     if problems:

@@ -68,7 +68,7 @@ base_url = "{x_url}"
 bearer_token_env = "{X_TOKEN_ENV}"
 poll_interval_minutes = 15
 lookback_days = 45
-monthly_read_cap = 10000
+monthly_budget_usd = 25.00
 {ig_account}
 [classifier]
 backend = "embedded"

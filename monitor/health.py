@@ -253,7 +253,9 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         "last_poll_at", "last_success_at", "hours_since_success" (None if never),
         "stale", "paused", "paused_reason", "paused_at", "consecutive_failures",
         "last_error", "last_error_at", "reads_this_month", "monthly_read_cap",
-        "read_budget_pct" (None without a cap)}],
+        "read_budget_pct" (None without a cap), "cost_usd_this_month" (X pay-per-use
+        estimate), "user_reads_this_month", "monthly_budget_usd", "budget_usd_pct" (None
+        without a money budget)}],
         "outbox": {"alerts": {status: n}, "alerts_pending": n, "oldest_pending_alert": iso|None,
         "messages": {status: n}, "messages_unsent": n, "oldest_unsent_message": iso|None,
         "most_attempts": n, "last_delivery_error": str|None},
@@ -296,7 +298,9 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
         row = rows.get(name)
         last_ok = row["last_success_at"] if row else None
         cap = acc.monthly_read_cap if acc else None
-        reads = store.reads_this_month(name, now) if row else 0
+        usage = store.usage_this_month(name, now) if row else {"reads": 0, "user_reads": 0, "cost_usd": 0.0}
+        reads = usage["reads"]
+        money = acc.monthly_budget_usd if acc else None
         entry = {
             "account": name,
             "platform": acc.platform if acc else (row["platform"] if row else None),
@@ -316,6 +320,10 @@ def status_report(config: Config, store: Any, now: datetime, *, errors: int = 10
             "reads_this_month": reads,
             "monthly_read_cap": cap,
             "read_budget_pct": round(100.0 * reads / cap, 1) if cap else None,
+            "cost_usd_this_month": round(usage["cost_usd"], 6),
+            "user_reads_this_month": usage["user_reads"],
+            "monthly_budget_usd": money,
+            "budget_usd_pct": round(100.0 * usage["cost_usd"] / money, 1) if money else None,
         }
         accounts.append(entry)
         if not entry["enabled"]:

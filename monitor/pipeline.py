@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
 
 from classifiers.policy import strikes as strike_policy
+from monitor import retention
 from connectors.base import Connector, ConnectorError, FetchContext
 from monitor.config import AccountConfig, Config
 from monitor.domain import (
@@ -224,14 +225,25 @@ class Pipeline:
             log.info("poll_deferred", until=row["next_poll_after"])
             return PollOutcome(cfg.name, "deferred")
 
-        budget = None
-        if cfg.monthly_read_cap is not None:
+        budget = money = None
+        watch: list[str] = []
+        if cfg.platform == "twitter":
+            usage = self.store.usage_this_month(cfg.name, now)
+            if cfg.monthly_read_cap is not None:
+                budget = max(0, cfg.monthly_read_cap - usage["reads"])
+            if cfg.monthly_budget_usd is not None:
+                money = max(0.0, cfg.monthly_budget_usd - usage["cost_usd"])
+            if cfg.deletion_checks_per_poll:
+                watch = retention.x_deletion_watch(self.store, cfg.name)
+        elif cfg.monthly_read_cap is not None:
             budget = max(0, cfg.monthly_read_cap - self.store.reads_this_month(cfg.name, now))
         ctx = FetchContext(
             cursor=self.store.cursor(cfg.name),
             now=now,
             known_comments=self.store.known_live_comments(cfg.name, now - timedelta(days=cfg.lookback_days)),
             read_budget_remaining=budget,
+            budget_usd_remaining=money,
+            watch_ids=tuple(watch),
         )
         started = now
         try:
@@ -249,7 +261,12 @@ class Pipeline:
         with self.store.transaction():
             stats = self.store.ingest(cfg.name, result.posts, result.comments, result.deleted, result.cursor,
                                       finished, platform=cfg.platform, reads=result.reads, calls=result.calls,
-                                      started=started, quarantined=result.quarantined, errors=errors)
+                                      started=started, user_reads=result.user_reads, cost_usd=result.cost_usd,
+                                      quarantined=result.quarantined, errors=errors)
+            if cfg.platform == "twitter" and result.deleted and self.config.storage.honour_x_deletions:
+                purged = retention.honour_x_deletions(self.store, [("twitter", c) for c in result.deleted], finished)
+                if purged:
+                    log.info("x_deletions_honoured", purged=purged)
             for row_id, q, raw_text in stats.new_quarantine:
                 alert_id = self.store.enqueue_alert(quarantine_alert(q, row_id, raw_text, finished))
                 self.store.set_quarantine_alert(row_id, alert_id)
@@ -267,7 +284,9 @@ class Pipeline:
         for e in errors:
             log.error("poll_incomplete", error=e)
         log.info("poll_ok", fetched=stats.fetched, new=stats.new, changed=stats.changed,
-                 deleted=stats.deleted, quarantined=stats.quarantined, calls=result.calls, reads=result.reads)
+                 deleted=stats.deleted, quarantined=stats.quarantined, calls=result.calls, reads=result.reads,
+                 **({"user_reads": result.user_reads, "cost_usd": round(result.cost_usd, 6)}
+                    if cfg.platform == "twitter" else {}))
         alerts = self._budget_alerts(cfg, finished)
         processed, new_alerts = self.process_pending()
         return PollOutcome(cfg.name, "ok", stats=stats, error="; ".join(errors) or None, processed=processed,
@@ -284,14 +303,20 @@ class Pipeline:
                 self.store.record_poll_failure(cfg.name, started, now, message)
                 if self.store.pause_account(cfg.name, message, now):
                     paused_at = self.store.account_row(cfg.name)["paused_at"]
-                    kind = "reconnect" if exc.kind == "auth" else "permission"
-                    what = ("reconnect the account (the token was refused)" if kind == "reconnect"
-                            else "grant the missing permission or access tier")
-                    alert = Alert(kind=kind, dedupe_key=f"{kind}:{cfg.name}:{paused_at}", created_at=now,
-                                  platform=cfg.platform, account=cfg.name,
-                                  summary=f"{cfg.platform} account {cfg.name} paused: {what}",
-                                  details={"account": cfg.name, "platform": cfg.platform, "error": message})
-                    alert_id = self.store.enqueue_alert(alert)
+                    if exc.kind == "budget":  # X's own stop (usage cap, credits used up): one email a month
+                        alerts += self._budget_alerts(cfg, now, force_stop=True, x_said=message, notify=False)
+                        alert = None
+                    else:
+                        kind = "reconnect" if exc.kind == "auth" else "permission"
+                        what = ("reconnect the account (the token was refused)" if kind == "reconnect"
+                                else "X refuses the same request as invalid" if exc.kind == "invalid_request"
+                                else "grant the missing permission or access tier")
+                        alert = Alert(kind=kind, dedupe_key=f"{kind}:{cfg.name}:{paused_at}", created_at=now,
+                                      platform=cfg.platform, account=cfg.name,
+                                      summary=f"{cfg.platform} account {cfg.name} paused: {what}",
+                                      details={"account": cfg.name, "platform": cfg.platform, "error": message,
+                                               "error_kind": exc.kind})
+                    alert_id = self.store.enqueue_alert(alert) if alert is not None else None
                     if alert_id:
                         alerts.append(alert_id)
                     self.store.audit("school-monitor", "account_paused", cfg.name, message, now,
@@ -305,26 +330,46 @@ class Pipeline:
             alerts = self._budget_alerts(cfg, now, force_stop=True)
         return PollOutcome(cfg.name, "failed", error=message, alerts=alerts)
 
-    def _budget_alerts(self, cfg: AccountConfig, now: datetime, force_stop: bool = False) -> list[int]:
-        """Warn at 80% of the monthly read cap, alert at 100% (reading stops)."""
-        cap = cfg.monthly_read_cap
-        if cap is None:
+    def _budget_alerts(self, cfg: AccountConfig, now: datetime, force_stop: bool = False,
+                       x_said: str | None = None, notify: bool = True) -> list[int]:
+        """Warn at 80% of the month's X budget, alert at 100% (reading stops): the budget
+        is ``monthly_budget_usd`` (money, at X's pay-per-use prices) and/or
+        ``monthly_read_cap`` (posts), whichever is nearer its end. ``x_said``: X itself
+        stopped reading (usage cap, credits used up); the 100% alert then says so. One
+        alert per level and month (dedupe key)."""
+        cap, money = cfg.monthly_read_cap, cfg.monthly_budget_usd
+        if cap is None and money is None and x_said is None:
             return []
-        reads = self.store.reads_this_month(cfg.name, now)
+        usage = self.store.usage_this_month(cfg.name, now)
+        reads, cost = usage["reads"], usage["cost_usd"]
+        pct = max(reads / cap if cap else 0.0, cost / money if money else 0.0) * 100
         month = Store.month_key(now)
-        levels = [lvl for lvl in (80, 100) if reads * 100 >= cap * lvl or (force_stop and lvl == 100)]
+        levels = [lvl for lvl in (80, 100) if pct >= lvl - 1e-9 or (force_stop and lvl == 100)]
+        spent = []
+        if money is not None:
+            spent.append(f"${cost:,.2f} of ${money:,.2f}")
+        if cap is not None:
+            spent.append(f"{reads:,} of {cap:,} posts")
+        used = " and ".join(spent) or f"${cost:,.2f}"
         ids = []
         for lvl in levels:
-            summary = (f"X read budget for {cfg.name} at {reads} of {cap} posts this month ({lvl}%)"
-                       + ("; reading has stopped until next month or a higher cap" if lvl == 100 else ""))
+            stop = ("; X stopped reading: add credits or raise the spending limit in the X Developer Console, then "
+                    "run `school-monitor check`" if x_said else
+                    "; reading has stopped until next month or a higher budget" if lvl == 100 else "")
+            summary = (f"X read budget for {cfg.name} at {used} this month ({lvl}%; {reads:,} post reads, "
+                       f"{usage['user_reads']:,} user reads)" + stop)
             alert = Alert(kind="read_budget", dedupe_key=f"read_budget:{cfg.name}:{month}:{lvl}", created_at=now,
                           platform=cfg.platform, account=cfg.name, summary=summary,
-                          details={"account": cfg.name, "month": month, "reads": reads, "cap": cap, "level": lvl})
+                          details={"account": cfg.name, "month": month, "reads": reads, "cap": cap, "level": lvl,
+                                   "user_reads": usage["user_reads"], "cost_usd": round(cost, 6),
+                                   "budget_usd": money, **({"x_said": x_said} if x_said else {})})
             alert_id = self.store.enqueue_alert(alert)
             if alert_id:
                 ids.append(alert_id)
-                self.log.warning("read_budget", account=cfg.name, reads=reads, cap=cap, level=lvl)
-        self._notify(ids)
+                self.log.warning("read_budget", account=cfg.name, reads=reads, cap=cap, level=lvl,
+                                 cost_usd=round(cost, 6), budget_usd=money)
+        if notify:
+            self._notify(ids)
         return ids
 
     # ------------------------------------------------------------------ processing

@@ -256,3 +256,54 @@ def _redact_alerts(store: Store, now_s: str) -> tuple[int, int]:
                 messages += store.db.execute("UPDATE messages SET body = NULL, subject = ? WHERE id = ?",
                                              [PURGED_MARK, m["id"]]).rowcount
     return len(alert_ids), messages
+
+
+def x_deletion_watch(store: Store, account: str, limit: int = 2000) -> list[str]:
+    """The X replies of ``account`` worth checking for deletion: stored, not known to be
+    deleted, not purged, and either flagged (:data:`EVIDENCE_SQL`: a policy key, a strike,
+    a confirming verdict, ``flagged``) or in an open or acknowledged review item. Newest
+    first, at most ``limit`` (the connector checks ``deletion_checks_per_poll`` of them a
+    poll). Reads only."""
+    open_ids = sorted({c for p, c in _review_refs(store, open_only=True) if p == "twitter"})
+    rows = store.db.execute(
+        "SELECT c.comment_id FROM comment_state c "
+        "WHERE c.platform = 'twitter' AND c.account = ? AND c.deleted_at IS NULL AND c.purged_at IS NULL "
+        f"AND ({EVIDENCE_SQL} OR c.comment_id IN (SELECT value FROM json_each(?))) "
+        "ORDER BY c.created_at DESC LIMIT ?", [account, json.dumps(open_ids), limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def honour_x_deletions(store: Store, refs: Iterable[tuple[str, str]], now: datetime,
+                       actor: str = "school-monitor") -> int:
+    """Purge, at once, stored X posts that X reports deleted (``[storage]
+    honour_x_deletions = true``; X's Developer Policy asks that content deleted on X be
+    deleted or modified by those who store it). The purge is the retention purge's: text,
+    platform data, attachment links and the author's name/handle emptied, the assessment's
+    quoted evidence and fully purged review alerts and their emails redacted; hashes,
+    keys, strikes, verdicts and the deletion time stay. One ``retention.x_deletion`` audit
+    entry names the ids. Call inside the caller's transaction or alone.
+
+    :returns: comments purged.
+    """
+    targets = [(p, c) for p, c in refs if p == "twitter"]
+    targets = [r for r in targets if store.scalar(
+        "SELECT 1 FROM comments WHERE platform = ? AND comment_id = ? AND purged_at IS NULL", list(r))]
+    if not targets:
+        return 0
+    now_s = iso(now)
+    with store.transaction():
+        touched: set[str] = set()
+        for p, cid in targets:
+            touched.add(store.scalar("SELECT author_id FROM comment_state WHERE platform = ? AND comment_id = ?",
+                                     [p, cid]))
+            store.purge_comment(p, cid, now, _redact_evidence)
+        _redact_alerts(store, now_s)
+        for author_id in sorted(a for a in touched if a):
+            if not store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND purged_at IS NULL",
+                                [author_id]):
+                store.db.execute("UPDATE authors SET name = '', handle = NULL WHERE author_id = ? "
+                                 "AND (name != '' OR handle IS NOT NULL)", [author_id])
+        store.audit(actor, "retention.x_deletion", "comments",
+                    "deleted on X: content purged ([storage] honour_x_deletions = true, X Developer Policy)", now,
+                    {"comments": [c for _, c in targets]})
+    return len(targets)

@@ -24,7 +24,8 @@ Tables (times are ISO 8601 UTC text with a ``Z``; JSON columns hold JSON text):
 * ``reports``: weekly reports generated / sent (once per week).
 * ``verdicts``: the coordinator's judgements on comments (calibration, confirmed counts).
 * ``audit_log``: append-only (triggers refuse UPDATE and DELETE).
-* ``read_usage``: posts read per account per calendar month (X read budget).
+* ``read_usage``: posts read, user reads and the estimated pay-per-use cost (micro-USD)
+  per account per calendar month (X read budget; the last two since m009).
 * ``poll_log``: one row per poll attempt (health, ``status`` command).
 * ``state``: small key/value facts (last purge, ...).
 * ``quarantine`` (since m008): platform payloads that could not be read as a post or comment, kept
@@ -550,3 +551,14 @@ def m008_quarantine(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS quarantine_first_seen ON quarantine(first_seen);
         """
     )
+
+
+@migrations()
+def m009_x_read_cost(db: Database) -> None:
+    """X pay-per-use (since 6 Feb 2026): user reads and the estimated cost in micro-USD
+    (millionths of a US dollar, exact integers) per account and month."""
+    cols = {c.name for c in db["read_usage"].columns}
+    if "user_reads" not in cols:
+        db.execute("ALTER TABLE read_usage ADD COLUMN user_reads INTEGER NOT NULL DEFAULT 0")
+    if "cost_micro_usd" not in cols:
+        db.execute("ALTER TABLE read_usage ADD COLUMN cost_micro_usd INTEGER NOT NULL DEFAULT 0")

@@ -494,8 +494,8 @@ class Store:
     def ingest(self, account: str, posts: Sequence[Post], comments: Sequence[Comment],
                deleted: Sequence[str], cursor: Mapping[str, Any] | None, now: datetime, *,
                platform: str | None = None, reads: int = 0, calls: int = 0,
-               started: datetime | None = None, quarantined: Sequence[QuarantinedPayload] = (),
-               errors: Sequence[str] = ()) -> IngestStats:
+               started: datetime | None = None, user_reads: int = 0, cost_usd: float = 0.0,
+               quarantined: Sequence[QuarantinedPayload] = (), errors: Sequence[str] = ()) -> IngestStats:
         """Store one poll's yield in ONE transaction: posts, comments (new ones, new
         versions of edited ones), deletion marks, the account's new cursor, reads counted
         against the month, and the poll's success in ``poll_log``. With ``cursor=None``
@@ -505,6 +505,8 @@ class Store:
         updated, so the same data ingested twice adds no rows.
 
         :param platform: platform of ``deleted`` ids (defaults to the account's).
+        :param user_reads: user objects read (X), counted with ``reads`` against the month.
+        :param cost_usd: the poll's estimated X pay-per-use cost (US dollars).
         :param quarantined: payloads the connector could not map, stored in the
             ``quarantine`` table in the same transaction (one row per distinct payload).
         :param errors: problems that cut the poll short (a repeating paging token): the
@@ -545,8 +547,8 @@ class Store:
                     "consecutive_failures = 0, last_error = ?, "
                     "last_error_at = CASE WHEN ? IS NULL THEN last_error_at ELSE ? END WHERE key = ?",
                     [dumps(dict(cursor)), now_s, now_s, error_text, error_text, now_s, account])
-            if reads:
-                self.add_reads(account, now, reads)
+            if reads or user_reads or cost_usd:
+                self.add_reads(account, now, reads, user_reads=user_reads, cost_usd=cost_usd)
             if cursor is not None:  # a real poll (replay passes no cursor)
                 self.db.execute(
                     "INSERT INTO poll_log(account, started_at, finished_at, ok, fetched, new, changed, deleted, "
@@ -884,12 +886,23 @@ class Store:
         """Calendar month (UTC) as ``YYYY-MM``: the unit of the X read budget."""
         return now.strftime("%Y-%m")
 
-    def add_reads(self, account: str, now: datetime, reads: int) -> None:
-        """Count ``reads`` posts read against the account's month."""
+    def add_reads(self, account: str, now: datetime, reads: int, *, user_reads: int = 0,
+                  cost_usd: float = 0.0) -> None:
+        """Count ``reads`` posts read, ``user_reads`` user objects read and ``cost_usd`` US
+        dollars (kept as whole micro-USD) against the account's month."""
         self.db.execute(
-            "INSERT INTO read_usage(account, month, reads) VALUES (?, ?, ?) "
-            "ON CONFLICT(account, month) DO UPDATE SET reads = reads + excluded.reads",
-            [account, self.month_key(now), reads])
+            "INSERT INTO read_usage(account, month, reads, user_reads, cost_micro_usd) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(account, month) DO UPDATE SET reads = reads + excluded.reads, "
+            "user_reads = user_reads + excluded.user_reads, cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd",
+            [account, self.month_key(now), reads, user_reads, int(round(cost_usd * 1_000_000))])
+
+    def usage_this_month(self, account: str, now: datetime) -> dict[str, Any]:
+        """``{"reads", "user_reads", "cost_usd"}`` of the account in ``now``'s calendar month
+        (posts read, user objects read, the estimated X pay-per-use cost in US dollars)."""
+        row = self.one("SELECT reads, user_reads, cost_micro_usd FROM read_usage WHERE account = ? AND month = ?",
+                       [account, self.month_key(now)]) or {}
+        return {"reads": int(row.get("reads") or 0), "user_reads": int(row.get("user_reads") or 0),
+                "cost_usd": int(row.get("cost_micro_usd") or 0) / 1_000_000}
 
     def reads_this_month(self, account: str, now: datetime) -> int:
         """Posts read by the account in ``now``'s calendar month."""

@@ -18,12 +18,18 @@ data, copied under ``tests/fixtures/twitter/``):
                                             ``max_results`` 5..100)
 ``GET /2/users/by/username/:username``      user lookup by handle
 ``GET /2/users/:id``                        user lookup by id
+``GET /2/tweets?ids=``                       post lookup by id (up to 100): found posts in ``data``,
+                                            deleted ones as ``resource-not-found`` partial errors
 ``GET /2/users/me``                         the authenticated user (OAuth 1.0a user context)
 ``PUT /2/tweets/:id/hidden``                hide or unhide a reply (user context, only in a
                                             conversation the account started)
 ==========================================  =====================================================
 
-Every tweet carries ``edit_history_tweet_ids``; ``tweet.fields``, ``expansions``
+Every tweet carries ``edit_history_tweet_ids``; a post longer than 280 characters (an X
+long post) has ``text`` cut to its first 280 characters with ``…`` and its whole text in
+``note_tweet.text`` when ``tweet.fields`` asks for ``note_tweet``; videos and GIFs carry
+``variants`` (mp4 renditions with ``bit_rate``, and an HLS playlist) when ``media.fields``
+asks for them; ``tweet.fields``, ``expansions``
 (``author_id``, ``attachments.media_keys``, ``in_reply_to_user_id``,
 ``referenced_tweets.id``), ``user.fields`` and ``media.fields`` select what is returned,
 as on X. Results are newest first, paged with ``meta.next_token``.
@@ -51,6 +57,16 @@ that is not gzip), :meth:`set_delay` (slow responses, timeouts), ``rate_limit``
 a post in a malformed shape). Observation:
 :attr:`requests` (every request), :attr:`posts_served` (tweets returned: what X counts
 against the monthly read cap).
+
+Billing (X's pay-per-use price list since 6 Feb 2026): :attr:`billed_micro_usd` adds, per
+successful answer, $0.005 for each post returned (post lookup, search, timelines), $0.001
+instead for an *owned read* (the mention and post timelines of the user whose user-context
+token made the request), $0.010 for each user object returned (lookups and ``includes``),
+$0.005 for each media object; a resource already billed on the same UTC day (by
+``clock()``) is not billed again. :attr:`billed` counts ``posts``, ``owned``, ``users`` and
+``media``. ``usage_cap_micro_usd`` (None: no cap): once the bill reaches it, reads are
+answered 429 with X's ``usage-capped`` problem (recorded shape). :meth:`delete_tweet`
+deletes a post, as its author would on X.
 
 Authentication: ``Authorization: Bearer <bearer_token>`` for reads (a wrong token gets
 X's 401 body); ``Authorization: OAuth ...`` whose ``oauth_consumer_key`` and
@@ -82,8 +98,12 @@ _DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 _TWEET_FIELDS = frozenset({
     "attachments", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids",
     "entities", "id", "in_reply_to_user_id", "lang", "referenced_tweets", "text",
-    "possibly_sensitive", "reply_settings", "source", "public_metrics",
+    "possibly_sensitive", "reply_settings", "source", "public_metrics", "note_tweet",
 })
+#: X's pay-per-use prices (since 6 Feb 2026) in micro-USD per resource.
+PRICE_POST, PRICE_OWNED, PRICE_USER, PRICE_MEDIA = 5000, 1000, 10000, 5000
+#: Characters of a long post's ``text`` (the rest is in ``note_tweet``).
+SHORT_TEXT = 280
 _QUERY_MAX_CHARS = 512
 
 
@@ -155,6 +175,7 @@ class FakeXServer:
         automatic 429 (None: unlimited).
     :param clock: the fake's "now" (aware UTC); default the system clock.
     :param port: 0 picks a free port.
+    :param usage_cap_micro_usd: bill (micro-USD) at which reads get 429 ``usage-capped``.
     """
 
     def __init__(self, posts: Iterable[FakePost] = (), user_id: str = "2000",
@@ -163,7 +184,8 @@ class FakeXServer:
                  consumer_key: str = "fake-x-consumer-key", access_token: str = "2000-fake-x-access-token",
                  mention_rule: str = "replies", rebase_to: datetime | None = None,
                  recent_days: float | None = None, rate_limit: int | None = None,
-                 clock: Callable[[], datetime] | None = None, port: int = 0):
+                 clock: Callable[[], datetime] | None = None, port: int = 0,
+                 usage_cap_micro_usd: int | None = None):
         if mention_rule not in ("replies", "text"):
             raise ValueError(f"mention_rule must be 'replies' or 'text', got {mention_rule!r}")
         self.user_id = str(user_id)
@@ -177,6 +199,12 @@ class FakeXServer:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.requests: list[FakeRequest] = []
         self.posts_served = 0
+        self.billed_micro_usd = 0
+        self.billed = {"posts": 0, "owned": 0, "users": 0, "media": 0}
+        self.usage_cap_micro_usd = usage_cap_micro_usd
+        self._billed_day: str | None = None
+        self._billed_keys: set[str] = set()
+        self.deleted_ids: set[str] = set()
         #: True: from the second page on, every page repeats the ``next_token`` it was asked
         #: with (and so its own posts), as a looping X paging answer does.
         self.repeat_next_token = False
@@ -264,6 +292,15 @@ class FakeXServer:
                 m["url"] = f"https://pbs.twimg.com/media/fake{tid}.jpg"
             else:
                 m["preview_image_url"] = f"https://pbs.twimg.com/ext_tw_video_thumb/{tid}/pu/img/fake.jpg"
+                m["variants"] = (
+                    [{"bit_rate": 0, "content_type": "video/mp4",
+                      "url": f"https://video.twimg.com/tweet_video/fake{tid}.mp4"}] if kind == "animated_gif" else
+                    [{"content_type": "application/x-mpegURL",
+                      "url": f"https://video.twimg.com/ext_tw_video/{tid}/pu/pl/fake.m3u8?tag=12"},
+                     {"bit_rate": 632000, "content_type": "video/mp4",
+                      "url": f"https://video.twimg.com/ext_tw_video/{tid}/pu/vid/avc1/480x270/fake.mp4?tag=12"},
+                     {"bit_rate": 2176000, "content_type": "video/mp4",
+                      "url": f"https://video.twimg.com/ext_tw_video/{tid}/pu/vid/avc1/1280x720/fake.mp4?tag=12"}])
             media.append(m)
         self._tweets[tid] = _Tweet(tid, text, author_id, created_at, conversation_id,
                                    in_reply_to_user_id=self._tweets[parent].author_id,
@@ -334,6 +371,18 @@ class FakeXServer:
             return self._insert_reply(self._tweets[post_id].conversation_id, text, str(author_id),
                                       created, seed, parent_id, attachment)
 
+    def delete_tweet(self, tweet_id: str) -> None:
+        """Delete a served post, as its author would on X: it is no longer served anywhere,
+        and ``GET /2/tweets?ids=`` reports it as a ``resource-not-found`` partial error.
+
+        :raises KeyError: when ``tweet_id`` is not a served post.
+        """
+        with self._lock:
+            if str(tweet_id) not in self._tweets:
+                raise KeyError(f"unknown tweet id {tweet_id!r}")
+            del self._tweets[str(tweet_id)]
+            self.deleted_ids.add(str(tweet_id))
+
     def _next_time(self) -> datetime:
         newest = max((t.created_at for t in self._tweets.values()), default=None)
         now = self.clock()
@@ -356,8 +405,9 @@ class FakeXServer:
     def fail_next(self, n: int = 1, status: int = 503, *, reset_after: float | None = 60.0,
                   body: bytes | str | Mapping | list | None = None, content_type: str | None = None,
                   path: str | None = None, headers: Mapping[str, str] | None = None) -> None:
-        """Answer the next ``n`` requests (whose path contains ``path``, when given) with
-        ``status`` instead of serving them.
+        """Answer the next ``n`` requests (whose path contains ``path``, when given; a
+        ``path`` ending in ``$`` must match exactly, e.g. ``/2/tweets$``) with ``status``
+        instead of serving them.
 
         :param reset_after: for 429, ``x-rate-limit-reset`` is now + this many seconds
             (Unix seconds, as X sends it); None sends no reset header.
@@ -444,7 +494,8 @@ class FakeXServer:
         req = FakeRequest(method, path, query, auth)
         with self._lock:
             self.requests.append(req)
-            fault = next((f for f in self._faults if f.path is None or f.path in path), None)
+            fault = next((f for f in self._faults if f.path is None or f.path in path
+                          or (f.path.endswith("$") and f.path[:-1] == path)), None)
             if fault is not None:
                 self._faults.remove(fault)
             delay = 0.0
@@ -457,10 +508,51 @@ class FakeXServer:
         with self._lock:
             if fault is not None:
                 status, hdrs, out = self._fault_response(fault)
+            elif (method == "GET" and self.usage_cap_micro_usd is not None
+                  and self.billed_micro_usd >= self.usage_cap_micro_usd and auth not in (None, "bad")):
+                status, hdrs, out = _json(429, usage_capped(), self._rate_headers(path)[0])
             else:
                 status, hdrs, out = self._route(method, path, query, headers, body, auth)
+                if method == "GET" and status == 200:
+                    self._bill(path, auth, out)
             req.status = status
         return status, hdrs, out
+
+    def _bill(self, path: str, auth: str | None, out: bytes) -> None:
+        """Add one successful answer to the bill (see the module docstring)."""
+        try:
+            body = json.loads(out)
+        except ValueError:
+            return
+        day = self.clock().astimezone(timezone.utc).date().isoformat()
+        if day != self._billed_day:
+            self._billed_day, self._billed_keys = day, set()
+        m = re.fullmatch(r"/2/users/(\d+)/(mentions|tweets)", path)
+        owned = bool(m) and auth == "oauth" and m.group(1) == self.access_token.split("-", 1)[0]
+        data = body.get("data")
+        posts = data if isinstance(data, list) else []
+        includes = body.get("includes") or {}
+        users = list(includes.get("users") or [])
+        if isinstance(data, dict) and "/users/" in path:
+            users.append(data)
+        elif isinstance(data, dict):
+            posts = [data]
+
+        def charge(key: str, price: int, what: str) -> None:
+            if key in self._billed_keys:
+                return
+            self._billed_keys.add(key)
+            self.billed_micro_usd += price
+            self.billed[what] += 1
+
+        for t in posts:
+            charge(f"p:{t.get('id')}", PRICE_OWNED if owned else PRICE_POST, "owned" if owned else "posts")
+        for t in includes.get("tweets") or []:
+            charge(f"p:{t.get('id')}", PRICE_POST, "posts")
+        for u in users:
+            charge(f"u:{u.get('id')}", PRICE_USER, "users")
+        for md in includes.get("media") or []:
+            charge(f"m:{md.get('media_key')}", PRICE_MEDIA, "media")
 
     def _auth_kind(self, value: str) -> str | None:
         if value.startswith("Bearer "):
@@ -532,6 +624,32 @@ class FakeXServer:
             except ValueError as exc:
                 return _json(400, _invalid("query", str(exc)), rl)
             return self._timeline(q, rl, pred, "search")
+        if method == "GET" and path == "/2/tweets":
+            ids = [i for i in q.get("ids", "").split(",") if i]
+            if not ids or len(ids) > 100 or not all(i.isdigit() for i in ids):
+                return _json(400, _invalid("ids", f"The `ids` query parameter value [{q.get('ids', '')}] is not "
+                                           "between 1 and 100 comma-separated post ids"), rl)
+            fields = set(_DEFAULT_TWEET_FIELDS) | set(filter(None, q.get("tweet.fields", "").split(",")))
+            found = [self._tweets[i] for i in ids if i in self._tweets]
+            out: dict[str, Any] = {}
+            if found:
+                out["data"] = [self._tweet_json(t, fields) for t in found]
+                includes = self._includes(found, q)
+                if includes:
+                    out["includes"] = includes
+            missing = [i for i in ids if i not in self._tweets]
+            if missing:
+                out["errors"] = [_tweet_not_found(i) for i in missing]
+            self.posts_served += len(found)
+            return _json(200, out, rl)
+        m = re.fullmatch(r"/2/tweets/(\d+)", path)
+        if method == "GET" and m:
+            t = self._tweets.get(m.group(1))
+            if t is None:
+                return _json(200, {"errors": [_tweet_not_found(m.group(1), "id")]}, rl)
+            fields = set(_DEFAULT_TWEET_FIELDS) | set(filter(None, q.get("tweet.fields", "").split(",")))
+            self.posts_served += 1
+            return _json(200, {"data": self._tweet_json(t, fields)}, rl)
         if method == "GET" and path == "/2/users/me":
             uid = self.access_token.split("-", 1)[0]
             user = self._users.get(uid, self._users[self.user_id])
@@ -647,8 +765,9 @@ class FakeXServer:
         return _json(200, out, rl)
 
     def _tweet_json(self, t: _Tweet, fields: set[str] | frozenset[str]) -> dict[str, Any]:
+        text = t.text if len(t.text) <= SHORT_TEXT else t.text[:SHORT_TEXT] + "…"
         full: dict[str, Any] = {
-            "id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id],
+            "id": t.id, "text": text, "edit_history_tweet_ids": [t.id],
             "author_id": t.author_id, "conversation_id": t.conversation_id,
             "created_at": t.created_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "lang": "en", "possibly_sensitive": False, "reply_settings": "everyone",
@@ -666,6 +785,10 @@ class FakeXServer:
                 mentions.append({"start": mm.start(), "end": mm.end(), "username": user["username"], "id": user["id"]})
         if mentions:
             full["entities"] = {"mentions": mentions}
+        if len(t.text) > SHORT_TEXT:
+            full["note_tweet"] = {"text": t.text}
+            if mentions:
+                full["note_tweet"]["entities"] = {"mentions": mentions}
         out = {k: v for k, v in full.items() if k in fields}
         if t.id in self._malformed:
             drop, replace = self._malformed[t.id]
@@ -814,6 +937,21 @@ def _user_not_found(parameter: str, value: str) -> dict[str, Any]:
         "value": value, "detail": f"Could not find user with {parameter}: [{value}].",
         "title": "Not Found Error", "resource_type": "user", "parameter": parameter,
         "resource_id": value, "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+
+
+def _tweet_not_found(tweet_id: str, parameter: str = "ids") -> dict[str, Any]:
+    """X's partial error for a post lookup of a deleted (or never existing) post."""
+    return {"value": tweet_id, "detail": f"Could not find tweet with {parameter}: [{tweet_id}].",
+            "title": "Not Found Error", "resource_type": "tweet", "parameter": parameter,
+            "resource_id": tweet_id, "type": "https://api.twitter.com/2/problems/resource-not-found"}
+
+
+def usage_capped() -> dict[str, Any]:
+    """X's 429 body when the app's usage cap or spending limit is reached (shape as reported
+    by X API users on pay-per-use, Feb 2026: ``type`` ``.../problems/usage-capped``)."""
+    return {"account_id": "1500000000000000000", "product_name": "standard-basic", "title": "UsageCapExceeded",
+            "period": "Monthly", "scope": "Product", "detail": "Usage cap exceeded: Monthly product cap",
+            "type": "https://api.twitter.com/2/problems/usage-capped"}
 
 
 def _problem(status: int, unsupported_auth: bool = False) -> dict[str, Any]:

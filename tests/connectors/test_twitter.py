@@ -353,19 +353,19 @@ def test_tweepy_logger_is_held_at_info_and_redacted(small, caplog):
 
 # ---------------------------------------------------------------------- check
 def test_check_verifies_the_bearer_token(small):
-    [res] = connector(small).check()
+    res = connector(small).check()[0]
     assert res.ok and "@BrookfieldPS is user 2000" in res.detail
 
 
 def test_check_reports_a_wrong_token_without_raising(small):
     conn = TwitterConnector(account(small.base_url), environ={"X_BEARER": "nope-nope"}, sleep=Sleeps())
-    [res] = conn.check()
+    res = conn.check()[0]
     assert not res.ok and "reconnect the X credentials" in res.detail and "nope-nope" not in res.detail
 
 
 def test_check_flags_a_handle_that_is_another_user(small):
     small.add_reply(small.post_id, "hi", author_id="3100", username="OtherSchool")
-    [res] = connector(small, user_id="3100").check()
+    res = connector(small, user_id="3100").check()[0]
     assert not res.ok and "not the configured handle @BrookfieldPS" in res.detail
 
 

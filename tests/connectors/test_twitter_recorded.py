@@ -59,9 +59,9 @@ def test_requests_go_to_x_with_bearer_fields_and_a_timeout(rsps):
              match=[matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"}),
                     matchers.query_param_matcher({
                         "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
-                                        "referenced_tweets,attachments,entities,edit_history_tweet_ids",
+                                        "referenced_tweets,attachments,entities,edit_history_tweet_ids,note_tweet",
                         "expansions": "author_id,attachments.media_keys", "user.fields": "name,username",
-                        "media.fields": "type,url,preview_image_url", "start_time": "2022-10-01T09:00:00Z",
+                        "media.fields": "type,url,preview_image_url,variants", "start_time": "2022-10-01T09:00:00Z",
                         "max_results": "100"})])
     serve_empty(rsps, "/users/783214/tweets")
     res = connector().fetch(FetchContext(cursor={}, now=NOW))

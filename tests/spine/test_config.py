@@ -31,7 +31,9 @@ def test_example_config_documents_and_loads_every_section():
     assert ig.platform == "instagram" and ig.ig_user_id == "17841400000003000"
     assert ig.secrets["token"].credential == "facebook_page_token" and not ig.block_enabled
     assert fb.secrets["token"].credential == "facebook_page_token"
-    assert x.platform == "twitter" and x.monthly_read_cap == 10000
+    assert x.platform == "twitter" and x.monthly_budget_usd == 10.0 and x.monthly_read_cap is None
+    assert x.secrets["access_token"].credential == "x_access_token" and x.deletion_checks_per_poll == 100
+    assert cfg.storage.honour_x_deletions is False
     assert cfg.alerts.smtp.security == "starttls"
     assert cfg.alerts.recipients["coordinator"] == ("esafety@school.example",)
     assert cfg.reports.day == "monday" and cfg.reports.hour == 7
