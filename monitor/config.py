@@ -16,16 +16,22 @@ A key that looks like an inline secret (``token = "..."``) is refused.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.domain import PLATFORMS, POLICY_KEYS, SIGNALS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (Ubuntu 22.04): the same parser, as the tomli package
+    import tomli as tomllib
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ROLES = ("coordinator", "headteacher", "safeguarding_lead", "senior_team")
@@ -445,6 +451,19 @@ class _Reader:
             return default
         return value
 
+    def unknown_keys(self, t: Mapping[str, Any], known: Iterable[str], where: str,
+                     skip: Callable[[str], bool] | None = None, what: str = "key") -> None:
+        """Report every key of ``t`` not in ``known`` as ``where.key: unknown key``, with
+        the closest known key (difflib) as "did you mean". ``skip`` leaves keys that
+        another check reports (e.g. a key that looks like an inline secret)."""
+        known = sorted(set(known))
+        for key in t:
+            if key in known or (skip is not None and skip(key)):
+                continue
+            near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(known)}"
+            self.problem(f"{where}.{key}" if where else key, f"unknown {what} ({hint})")
+
     def secret(self, t: Mapping[str, Any], name: str, where: str, required: bool = False) -> SecretRef | None:
         """Read ``<name>_env`` / ``<name>_file`` / ``<name>_credential``."""
         full = f"{where}.{name}"
@@ -480,6 +499,32 @@ _ACCOUNT_SECRETS = {
 }
 _KNOWN_SECTIONS = {"school", "staff", "accounts", "classifier", "policy", "alerts", "reports", "storage"}
 
+#: The keys each table accepts (every one is documented in config.example.toml). A key not
+#: listed is an error naming it, with the closest known key: a typo such as
+#: ``retention_day`` would otherwise silently leave the default in force.
+_KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "school": ("name", "aliases", "timezone", "own_accounts"),
+    "staff": ("name", "title", "role", "nicknames"),
+    "accounts": ("name", "platform", "poll_interval_minutes", "enabled", "base_url", "timeout_seconds",
+                 "hide_enabled", "block_enabled", "lookback_days"),
+    "accounts.facebook": ("page_id", "graph_version"),
+    "accounts.twitter": ("user_id", "handle", "monthly_read_cap"),
+    "classifier": ("backend", "batch_size", "readable_languages", "detoxify_model", "checkpoint",
+                   "checkpoint_sha256", "huggingface_config_path", "torch_threads"),
+    "policy": ("window_days", "strikes_to_block", "escalate_keys", "strike_keys", "one_strike_keys",
+               "thresholds", "lexicon_files", "lexicon", "escalation_review", "escalation_review_threshold"),
+    "alerts": ("enabled", "sender", "recipients", "routes", "group_wait_minutes", "repeat_minutes",
+               "retry_max_minutes", "stale_after_hours", "mail_dir", "smtp", "backfill_alert_hours"),
+    "alerts.smtp": ("host", "port", "security", "username", "timeout_seconds", "ca_file",
+                    "password_env", "password_file", "password_credential"),
+    "reports": ("day", "hour", "minute", "out_dir", "send"),
+    "storage": ("path", "retention_days", "evidence_years", "purge_hour"),
+}
+
+
+def _secret_keys(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"{n}_{src}" for n in names for src in ("env", "file", "credential"))
+
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: str = ".") -> Config:
     """Build a :class:`Config` from parsed TOML.
@@ -496,6 +541,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
     if "school" not in data:
         r.problem("school", "missing (required table with name, aliases, timezone, own_accounts)")
     s = r.table(data, "school")
+    r.unknown_keys(s, _KNOWN_KEYS["school"], "school")
     tz = r.get(s, "timezone", str, "Europe/London", "school")
     try:
         ZoneInfo(tz)
@@ -525,6 +571,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         if not isinstance(st, dict):
             r.problem(where, "expected a table")
             continue
+        r.unknown_keys(st, _KNOWN_KEYS["staff"], where)
         name = r.get(st, "name", str, "", where, required=True)
         if name is not None and not name.strip() and "name" in st:
             r.problem(f"{where}.name", "must not be empty")
@@ -559,10 +606,16 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
             ref = r.secret(a, sname, where, required=(sname in ("token", "bearer_token")))
             if ref:
                 secrets[sname] = ref
+        def inline_secret(key: str) -> bool:
+            return any(w in key for w in SECRET_WORDS) and not key.endswith(("_env", "_file", "_credential"))
+
         for key in a:
-            if any(w in key for w in SECRET_WORDS) and not key.endswith(("_env", "_file", "_credential")) \
-                    and key not in _ACCOUNT_SECRETS[platform]:  # known names are reported by r.secret
+            if inline_secret(key) and key not in _ACCOUNT_SECRETS[platform]:  # known names: r.secret reports them
                 r.problem(f"{where}.{key}", "looks like a secret: give it as <name>_env, <name>_file or <name>_credential")
+        r.unknown_keys(a, _KNOWN_KEYS["accounts"] + _KNOWN_KEYS[f"accounts.{platform}"]
+                       + _secret_keys(_ACCOUNT_SECRETS[platform]), where,
+                       skip=lambda k: inline_secret(k) or k in _ACCOUNT_SECRETS[platform],
+                       what=f"key for a {platform} account")
         acc = AccountConfig(
             name=name,
             platform=platform,
@@ -606,6 +659,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
 
     # [classifier]
     c = r.table(data, "classifier")
+    r.unknown_keys(c, _KNOWN_KEYS["classifier"], "classifier")
     classifier = ClassifierConfig(
         backend=r.choice(c, "backend", ("embedded", "detoxify"), "embedded", "classifier"),
         batch_size=r.positive(c, "batch_size", int, 64, "classifier"),
@@ -621,6 +675,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
 
     # [policy]
     p = r.table(data, "policy")
+    r.unknown_keys(p, _KNOWN_KEYS["policy"], "policy")
 
     def keys(name: str, default: tuple) -> tuple[str, ...]:
         value = r.str_list(p, name, default, "policy")
@@ -663,6 +718,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
 
     # [alerts]
     al = r.table(data, "alerts")
+    r.unknown_keys(al, _KNOWN_KEYS["alerts"], "alerts")
     rec = r.table(al, "recipients", "alerts.")
     recipients = {}
     for role, addrs in rec.items():
@@ -686,6 +742,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
                 r.problem(f"alerts.routes.{what}", f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
         routes[what] = lst
     sm = r.table(al, "smtp", "alerts.")
+    r.unknown_keys(sm, _KNOWN_KEYS["alerts.smtp"], "alerts.smtp", skip=lambda k: k == "password")
     smtp = SmtpConfig(
         host=r.get(sm, "host", str, "localhost", "alerts.smtp"),
         port=r.positive(sm, "port", int, 587, "alerts.smtp"),
@@ -711,6 +768,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
 
     # [reports]
     rp = r.table(data, "reports")
+    r.unknown_keys(rp, _KNOWN_KEYS["reports"], "reports")
     day = r.get(rp, "day", str, "monday", "reports").lower()
     if day not in DAY_NAMES:
         r.problem("reports.day", f"expected a day name (monday..sunday), got {day!r}")
@@ -729,6 +787,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
 
     # [storage]
     st = r.table(data, "storage")
+    r.unknown_keys(st, _KNOWN_KEYS["storage"], "storage")
     storage = StorageConfig(
         path=r.get(st, "path", str, "school-monitor.db", "storage"),
         retention_days=r.positive(st, "retention_days", int, 90, "storage"),
