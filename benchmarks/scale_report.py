@@ -61,7 +61,7 @@ TEXTS = ("Thanks to all the staff for a lovely harvest festival, the children lo
 def config(accounts: int):
     """A config naming the accounts (the store's rows match them)."""
     from monitor.demo_data import path as demo_path
-    import tomllib
+    from monitor.config import tomllib  # tomli on Python 3.10
 
     data = tomllib.loads(demo_path("school.toml").read_text(encoding="utf-8"))
     data["accounts"] = [

@@ -112,12 +112,17 @@ Sections
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (Ubuntu 22.04): the same parser, as the tomli package
+    import tomli as tomllib
 
 from monitor.config import ConfigError
 
@@ -186,7 +191,11 @@ def _word_start_keys(rx_text: str) -> tuple[str, ...] | None:
     word (``\\b``, ``(?<!\\w)`` or ``(?<![\\w*])`` first) with one of a few literal
     prefixes, the first :data:`_KEY_LEN` word characters of each prefix; None when that
     cannot be told (the regex is then always run)."""
-    from re import _constants as C, _parser  # noqa: PLC0415 - the stdlib's own regex parser
+    if sys.version_info >= (3, 11):  # the stdlib's own regex parser
+        from re import _constants as C, _parser  # noqa: PLC0415
+    else:  # Python 3.10: the same parser under its old names
+        import sre_constants as C  # noqa: PLC0415
+        import sre_parse as _parser  # noqa: PLC0415
 
     try:
         seq = list(_parser.parse(rx_text, re.IGNORECASE))
