@@ -827,8 +827,9 @@ class FacebookConnector:
                 return CheckResult(name, False, f"Graph refused the app token for debug_token ({exc}): check that "
                                                 f"app_id {self.cfg.app_id} and the app secret belong to the app the "
                                                 "Page token was generated with")
-            return CheckResult(name, True, f"not verified: {unverified}: debug_token failed ({exc}); only "
-                                           "reading is tested below", warning=True)
+            # attempted and could not run: a failed check, not a pass (issue 14, item 15)
+            return CheckResult(name, False, f"could not verify {unverified}: debug_token failed ({exc}); "
+                                            "run check again")
         if not isinstance(dbg, Mapping):
             return CheckResult(name, True, f"not verified: {unverified}: debug_token gave no data object",
                                warning=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -122,9 +123,27 @@ def secret_file_warnings(config) -> list[str]:
     return out
 
 
+def _writable_folder(path: Path) -> tuple[bool, str]:
+    """Can the service create files in ``path`` (created on first use if missing)?
+    Looks at the nearest existing folder; creates nothing."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return False, f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return False, f"{probe} is not writable by this user (the service writes under /var/lib/school-monitor)"
+    return True, str(path) + ("" if path.exists() else f" (created on first use in {probe})")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the config, the store, each account's connection and the SMTP server.
-    Warns (``[warn]``, exit status unchanged) about token files others can read."""
+
+    Warns (``[warn]``, exit status unchanged) about token files others can read and about
+    what a check could not verify for want of an optional setting. Creates no file: a
+    store that does not exist yet is checked by its folder being writable. A check that
+    was attempted and could not run is a failure (``[FAIL]``), never ``[ok]``.
+    """
     from connectors import build_connector
     from monitor.store import Store
 
@@ -145,11 +164,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in secret_file_warnings(config):
         print(f"[warn] secrets: {warning}")
     store = None
-    try:
-        store = Store.open(db_path(args, config))
-        line(True, "store", str(store.path))
-    except Exception as exc:  # noqa: BLE001 - reported as a failed check
-        line(False, "store", str(exc))
+    store_path = db_path(args, config)
+    if store_path.exists():
+        try:
+            store = Store.open(store_path)
+            line(True, "store", str(store.path))
+        except Exception as exc:  # noqa: BLE001 - reported as a failed check
+            line(False, "store", str(exc))
+    else:
+        ok, detail = _writable_folder(store_path.parent)
+        line(ok, "store", f"{store_path} does not exist yet: the service creates it at its first start; "
+                          f"its folder: {detail}" if ok else f"{store_path} cannot be created: {detail}")
+    ok, detail = _writable_folder(config.reports_dir(store_path))
+    line(ok, "reports folder", detail)
+    if config.alerts.mail_dir:
+        ok, detail = _writable_folder(config.resolve_path(config.alerts.mail_dir))
+        line(ok, "mail folder", detail)
     try:
         from monitor.app import build_engine_and_categoriser
 
@@ -174,8 +204,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         try:
             results = connector.check()
+        except Exception as exc:  # noqa: BLE001 - a check that could not run has failed
+            line(False, acc.name, f"the check could not run: {type(exc).__name__}: {exc}")
+            continue
         finally:
             connector.close()
+        if not results:
+            line(False, acc.name, "no check ran for this account")
         for r in results:
             if r.ok and r.warning:
                 print(f"[warn] {acc.name}: {r.name}: {r.detail}")
@@ -192,14 +227,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config.alerts.enabled:
         from monitor.mailer import SmtpSender
 
-        sender = SmtpSender(config.alerts.smtp)
-        check = getattr(sender, "check", None)
-        if check:
-            try:
-                detail = check()
-                line(True, "smtp", detail or f"{config.alerts.smtp.host}:{config.alerts.smtp.port}")
-            except Exception as exc:  # noqa: BLE001
-                line(False, "smtp", str(exc))
+        try:
+            detail = SmtpSender(config.alerts.smtp).check()
+            line(True, "smtp", detail or f"{config.alerts.smtp.host}:{config.alerts.smtp.port}")
+        except Exception as exc:  # noqa: BLE001 - reported as a failed check
+            line(False, "smtp", str(exc))
         roles = {r for rs in config.alerts.routes.values() for r in rs}
         missing = sorted(r for r in roles if not config.alerts.recipients.get(r))
         if not config.alerts.recipients.get("coordinator"):

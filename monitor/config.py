@@ -320,12 +320,14 @@ class AlertsConfig:
 @dataclass(frozen=True)
 class ReportsConfig:
     """``[reports]``: weekly report ``day`` (name), ``hour`` and ``minute`` in the
-    school's timezone, ``out_dir`` (where report files are written), ``send``."""
+    school's timezone, ``out_dir`` (where report files are written; None: the folder
+    ``reports`` beside the store, i.e. in the service's state directory, never next to the
+    config, which is read-only to the service), ``send``."""
 
     day: str = "monday"
     hour: int = 7
     minute: int = 0
-    out_dir: str = "reports"
+    out_dir: str | None = None
     send: bool = True
 
 
@@ -365,6 +367,14 @@ class Config:
         """A path from the config, relative ones taken from the config file's folder."""
         path = Path(p).expanduser()
         return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def reports_dir(self, store_path: str | os.PathLike | None = None) -> Path:
+        """Where report files go: ``[reports] out_dir`` (relative to the config's folder),
+        else ``reports`` beside the store (``store_path``, default ``[storage] path``)."""
+        if self.reports.out_dir:
+            return self.resolve_path(self.reports.out_dir)
+        store = Path(store_path) if store_path is not None else self.resolve_path(self.storage.path)
+        return store.parent / "reports"
 
     def account(self, name: str) -> AccountConfig:
         """The account called ``name``.
@@ -782,7 +792,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         r.problem("reports.minute", f"expected 0..59, got {minute}")
         minute = 0
     reports = ReportsConfig(day=day, hour=hour, minute=minute,
-                            out_dir=r.get(rp, "out_dir", str, "reports", "reports"),
+                            out_dir=r.get(rp, "out_dir", str, None, "reports"),
                             send=r.get(rp, "send", bool, True, "reports"))
 
     # [storage]

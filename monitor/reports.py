@@ -839,7 +839,7 @@ class ReportJob:
         now = now or self.clock()
         report = build_report(self.store, self.config, week, now)
         png = render_chart_png(report)
-        out_dir = self.config.resolve_path(self.config.reports.out_dir)
+        out_dir = self.config.reports_dir(getattr(self.store, "path", None))
         html_path: Path | None
         try:
             html_path = write_report_files(report, out_dir, chart_png=png)["html"]

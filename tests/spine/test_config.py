@@ -29,10 +29,10 @@ def test_example_config_documents_and_loads_every_section():
     fb, x, ig = cfg.accounts
     assert fb.platform == "facebook" and fb.page_id == "1000" and fb.graph_version == "v23.0"
     assert ig.platform == "instagram" and ig.ig_user_id == "17841400000003000"
-    assert ig.secrets["token"].credential == "facebook_page_token" and not ig.block_enabled
-    assert fb.secrets["token"].credential == "facebook_page_token"
+    assert ig.secrets["token"].credential == "facebook-token" and not ig.block_enabled
+    assert fb.secrets["token"].credential == "facebook-token"
     assert x.platform == "twitter" and x.monthly_budget_usd == 10.0 and x.monthly_read_cap is None
-    assert x.secrets["access_token"].credential == "x_access_token" and x.deletion_checks_per_poll == 100
+    assert x.secrets["access_token"].credential == "x-access-token" and x.deletion_checks_per_poll == 100
     assert cfg.storage.honour_x_deletions is False
     assert cfg.alerts.smtp.security == "starttls"
     assert cfg.alerts.recipients["coordinator"] == ("esafety@school.example",)
