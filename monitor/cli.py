@@ -249,10 +249,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.replay import replay
 
     config = load_config_from_args(args)
-    summary = replay(config, Path(args.file), Path(args.db) if args.db else db_path(args, config),
-                     alerts_out=Path(args.alerts_out) if args.alerts_out else None,
-                     mail_dir=Path(args.mail_dir) if args.mail_dir else None)
+    src = Path(args.file)
+    if not src.is_file():
+        raise CommandError(f"{src}: no such file" if not src.exists() else f"{src}: not a file", status=2)
+    # Without --db the store is temporary: never the live store of [storage] path, and
+    # never a file written next to the input.
+    try:
+        summary = replay(config, src, Path(args.db) if args.db else None,
+                         alerts_out=Path(args.alerts_out) if args.alerts_out else None,
+                         mail_dir=Path(args.mail_dir) if args.mail_dir else None)
+    except OSError as exc:
+        raise CommandError(f"{exc.filename or src}: {exc.strerror or exc}", status=2) from None
     print(json.dumps(summary, indent=2, sort_keys=True))
+    if summary["db"] is None:
+        print("(the store was temporary: give --db FILE to keep it, e.g. for `school-monitor report`)",
+              file=sys.stderr)
     return 0
 
 
@@ -300,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alerts-out", metavar="FILE", help="write each alert as a JSON line here")
     p.add_argument("--mail-dir", metavar="DIR", help="write each alert as an .eml file here")
     p.set_defaults(func=cmd_replay)
+    for action in p._actions:  # replay never fills the live store: --db or a temporary one
+        if action.dest == "db":
+            action.help = "SQLite store to fill and keep (default: a temporary store, deleted at the end)"
 
     p = sub.add_parser("demo", help="run the whole job on fake platforms on 127.0.0.1 (no accounts needed)")
     p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default: %(default)s)")
@@ -335,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`status --json | head`): stop quietly. stdout is pointed at
+        # /dev/null so that the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:
         import sqlite3
 

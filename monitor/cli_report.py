@@ -64,7 +64,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise CommandError(f"--week: {exc}", status=2) from None
     if args.format == "png" and not args.out:
         raise CommandError("--format png needs --out FILE (a PNG is not printed to a terminal)", status=2)
-    store = open_store(args, config)
+    store = open_store(args, config, must_exist=True)
     try:
         now = system_clock()
         report = build_report(store, config, args.week, now)

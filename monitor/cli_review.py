@@ -206,7 +206,7 @@ class _Commands:
 
     def _open(self, args: argparse.Namespace):
         config = load_config_from_args(args)
-        return config, open_store(args, config)
+        return config, open_store(args, config, must_exist=True)
 
     @contextlib.contextmanager
     def _session(self, args: argparse.Namespace, *errors: type[Exception]):

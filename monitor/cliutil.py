@@ -110,11 +110,22 @@ def db_path(args: argparse.Namespace, config: Config) -> Path:
     return config.resolve_path(config.storage.path)
 
 
-def open_store(args: argparse.Namespace, config: Config):
-    """Open (and migrate) the store for a command. Returns :class:`monitor.store.Store`."""
+def open_store(args: argparse.Namespace, config: Config, *, must_exist: bool = False):
+    """Open (and migrate) the store for a command. Returns :class:`monitor.store.Store`.
+
+    :param must_exist: refuse a store that does not exist instead of creating an empty one
+        (the commands that read or act on evidence: a mistyped ``--db`` must not answer
+        "nothing here" or "intact" from a new, empty file).
+    :raises CommandError: (status 2) ``must_exist`` and there is no file at the path.
+    """
     from monitor.store import Store
 
-    return Store.open(db_path(args, config))
+    path = db_path(args, config)
+    if must_exist and not path.exists():
+        where = "--db" if getattr(args, "db", None) else f"[storage] path in {config.source}"
+        raise CommandError(f"no store at {path} (from {where}); this command never creates one: check the "
+                           "path (the service creates the store at its first start)", status=2)
+    return Store.open(path)
 
 
 def add_actor_arg(parser: argparse.ArgumentParser) -> None:

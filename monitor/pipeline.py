@@ -383,13 +383,27 @@ class Pipeline:
             batch = self.store.pending_comments(limit=self.batch_size)
             if not batch:
                 break
-            scores = self.engine.score([c.text[:MAX_ASSESS_CHARS] for c, _ in batch])
-            for (comment, version), s in zip(batch, scores):
-                alert_ids += self._assess_one(comment, version, s)
-                processed += 1
+            alert_ids += self.assess_batch(batch)
+            processed += len(batch)
         return processed, alert_ids
 
-    def _assess_one(self, comment: Comment, version: int, scores: Scores) -> list[int]:
+    def assess_batch(self, batch: Sequence[tuple[Comment, int]],
+                     at: Sequence[datetime] | None = None) -> list[int]:
+        """Score ``batch`` (stored ``(comment, version)`` pairs) in one call to the engine,
+        then assess and store each, in the order given, one transaction per comment.
+
+        :param at: the clock for each comment's assessment (``replay``: each comment's own
+            time); default the pipeline's clock.
+        :returns: the new alert ids.
+        """
+        scores = self.engine.score([c.text[:MAX_ASSESS_CHARS] for c, _ in batch])
+        alert_ids: list[int] = []
+        for i, ((comment, version), s) in enumerate(zip(batch, scores)):
+            alert_ids += self._assess_one(comment, version, s, now=at[i] if at is not None else None)
+        return alert_ids
+
+    def _assess_one(self, comment: Comment, version: int, scores: Scores,
+                    now: datetime | None = None) -> list[int]:
         if comment.parent_id and comment.parent_text is None:
             parent = self.store.get_comment(comment.platform, comment.parent_id)
             if parent is not None:
@@ -408,7 +422,7 @@ class Pipeline:
             # many people may hide behind one unknown id: assess and escalate, never strike
             assessment = dataclasses.replace(assessment, strikes=(), needs_review=True,
                                              review_reasons=assessment.review_reasons + (UNKNOWN_AUTHOR_REASON,))
-        now = self.clock()
+        now = now or self.clock()
         new_ids: list[int] = []
         log = self.log.bind(platform=comment.platform, comment_id=comment.comment_id, account=comment.account)
         with self.store.transaction():

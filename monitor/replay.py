@@ -18,9 +18,9 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from monitor.config import Config
 from monitor.domain import AUTHOR_PREFIX, PLATFORMS, Account, Attachment, Comment, Post, parse_time
@@ -72,9 +72,10 @@ def row_to_comment(row: dict[str, Any], line_no: int = 0) -> tuple[Comment, Post
     return comment, Post(platform, account, post_id, post_text, created)
 
 
-def read_rows(fh: IO[str], errors: list[str]) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line number, dict)`` for each JSON line; bad lines are added to ``errors``."""
-    for n, line in enumerate(fh, 1):
+def read_rows(fh: Iterable[str], errors: list[str], first_line: int = 1) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, dict)`` for each JSON line (numbered from ``first_line``);
+    bad lines are added to ``errors``."""
+    for n, line in enumerate(fh, first_line):
         if not line.strip():
             continue
         try:
@@ -88,35 +89,95 @@ def read_rows(fh: IO[str], errors: list[str]) -> Iterator[tuple[int, dict]]:
         yield n, row
 
 
-def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = None,
-           mail_dir: Path | None = None) -> dict[str, Any]:
+class _Entry(NamedTuple):
+    """One usable input line, as little as replay's ordering needs (pass 1)."""
+
+    created_us: int       # created_at as microseconds since the epoch (exact order)
+    comment_id: str
+    offset: int           # byte offset of the line in the input
+    line_no: int
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def index_input(path: Path, errors: list[str]) -> list[_Entry]:
+    """Pass 1 over ``path``: check every line (as :func:`read_rows` and
+    :func:`row_to_comment` do, problems added to ``errors`` in line order) and return the
+    usable ones in replay order (``created_at``, then id) with their byte offsets. Keeps
+    about 100 bytes per comment, never the comments.
+
+    :raises OSError: the file cannot be read.
+    """
+    entries: list[_Entry] = []
+    offset = 0
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            at = offset
+            offset += len(raw)
+            for _, row in read_rows([raw.decode("utf-8", "surrogateescape")], errors, first_line=n):
+                try:
+                    comment, _ = row_to_comment(row, n)
+                except ReplayInputError as exc:
+                    errors.append(str(exc))
+                    continue
+                entries.append(_Entry((comment.created_at - _EPOCH) // timedelta(microseconds=1),
+                                      comment.comment_id, at, n))
+    entries.sort(key=lambda e: (e.created_us, e.comment_id))
+    return entries
+
+
+def iter_comments(path: Path, entries: list[_Entry]) -> Iterator[tuple[Comment, Post]]:
+    """Pass 2: the comments of ``entries``, in that order, one line read at a time."""
+    with open(path, "rb") as fh:
+        for e in entries:
+            fh.seek(e.offset)
+            row = json.loads(fh.readline().decode("utf-8", "surrogateescape"))
+            yield row_to_comment(row, e.line_no)
+
+
+def replay(config: Config, path: Path, db: Path | None, *, alerts_out: Path | None = None,
+           mail_dir: Path | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """Replay ``path`` into the store at ``db``.
 
+    The input is streamed: a first pass checks every line and keeps only each comment's
+    time, id and byte offset; the second reads the comments one line at a time in
+    ``created_at`` order. They are stored one by one with the pipeline's clock at each
+    comment's time, and scored in batches of ``batch_size`` (default ``[classifier]
+    batch_size``, the engine's), then assessed in the same order, each at its own time:
+    the output is the same for every batch size, and memory does not grow with the input.
+
+    :param db: the store to fill; None: a temporary store, deleted at the end (the alerts
+        still go to ``alerts_out`` and ``mail_dir``).
     :returns: a summary: comments read, stored, skipped lines (with reasons), alerts by kind,
-        comments per policy key.
-    :raises FileNotFoundError: when ``path`` does not exist.
+        comments per policy key, the store (None when temporary).
+    :raises FileNotFoundError: (an :class:`OSError`) when ``path`` cannot be read.
     """
+    import tempfile
+
+    log = get_logger()
+    errors: list[str] = []
+    entries = index_input(path, errors)
+    for e in errors:
+        log.warning("replay_skipped", detail=e)
+    if db is None:
+        with tempfile.TemporaryDirectory(prefix="school-monitor-replay-") as tmp:
+            return _replay(config, path, entries, errors, Path(tmp) / "replay.db", None, alerts_out, mail_dir,
+                           batch_size)
+    return _replay(config, path, entries, errors, db, db, alerts_out, mail_dir, batch_size)
+
+
+def _replay(config: Config, path: Path, entries: list[_Entry], errors: list[str], db: Path, shown_db: Path | None,
+            alerts_out: Path | None, mail_dir: Path | None, batch_size: int | None) -> dict[str, Any]:
     from monitor.alerts import alert_to_json, recipients_for, render_alert_message
     from monitor.app import build_engine_and_categoriser
     from monitor.pipeline import Pipeline, SettableClock
     from monitor.store import Store
 
-    log = get_logger()
-    errors: list[str] = []
-    comments: list[tuple[Comment, Post]] = []
-    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-        for n, row in read_rows(fh, errors):
-            try:
-                comments.append(row_to_comment(row, n))
-            except ReplayInputError as exc:
-                errors.append(str(exc))
-    for e in errors:
-        log.warning("replay_skipped", detail=e)
-    comments.sort(key=lambda cp: (cp[0].created_at, cp[0].comment_id))
-
     store = Store.open(db)
     engine, categoriser = build_engine_and_categoriser(config)
-    clock = SettableClock(comments[0][0].created_at if comments else datetime.now().astimezone())
+    first = datetime.fromtimestamp(entries[0].created_us / 1e6, timezone.utc) if entries else None
+    clock = SettableClock(first or datetime.now().astimezone())
     out_fh = open(alerts_out, "w", encoding="utf-8") if alerts_out else None
     if mail_dir:
         mail_dir.mkdir(parents=True, exist_ok=True)
@@ -137,19 +198,42 @@ def replay(config: Config, path: Path, db: Path, *, alerts_out: Path | None = No
             msg["Message-ID"] = f"<replay.{alert_id}.{row['kind']}@school-monitor.invalid>"
             (mail_dir / f"alert-{alert_id:05d}-{row['kind']}.eml").write_bytes(bytes(msg))
 
-    pipeline = Pipeline(config, store, engine, categoriser, clock=clock, on_alert=on_alert, batch_size=1)
+    size = batch_size or config.classifier.batch_size
+    pipeline = Pipeline(config, store, engine, categoriser, clock=clock, on_alert=on_alert, batch_size=size)
+    batch: list[tuple[Comment, int]] = []
+    times: list[datetime] = []
+    in_batch: set[tuple[str, str]] = set()
+
+    def flush() -> None:
+        if batch:
+            pipeline.assess_batch(batch, at=times)
+            batch.clear()
+            times.clear()
+            in_batch.clear()
+
     try:
-        for comment, post in comments:
+        for comment, post in iter_comments(path, entries):
+            if comment.ref in in_batch:
+                flush()  # a second version of a comment: the first is assessed before it is stored
             clock.now = comment.created_at
             store.ensure_account(Account(comment.account, comment.platform, "replay", "replay"), clock.now)
             store.ingest(comment.account, [post], [comment], [], None, clock.now, platform=comment.platform)
-            pipeline.process_pending()
+            row = store.one("SELECT * FROM comments WHERE platform = ? AND comment_id = ? AND status = 'new'",
+                            [comment.platform, comment.comment_id])
+            if row is not None:
+                batch.append((store.comment_from_row(row), row["version"]))
+                times.append(comment.created_at)
+                in_batch.add(comment.ref)
+            if len(batch) >= size:
+                flush()
+        flush()
+        pipeline.process_pending()  # anything left 'new' in a reused store
     finally:
         if out_fh:
             out_fh.close()
     keys = {r["key"]: r["n"] for r in store.db.query(
         "SELECT key, COUNT(*) AS n FROM comment_keys GROUP BY key ORDER BY key")}
-    summary = {"comments_read": len(comments), "skipped_lines": errors, "alerts": kinds, "categories": keys,
-               "db": str(db)}
+    summary = {"comments_read": len(entries), "skipped_lines": errors, "alerts": kinds, "categories": keys,
+               "db": str(shown_db) if shown_db is not None else None}
     store.close()
     return summary
