@@ -171,9 +171,79 @@ def _redact_evidence(evidence_json: str) -> str:
     return dumps(items)
 
 
+@dataclass(frozen=True)
+class PurgePlan:
+    """Everything one purge at ``now`` changes, computed without writing (:func:`plan_purge`).
+    ``purge --dry-run`` reports it and the real purge applies exactly it.
+
+    :ivar unflagged, evidence: ``(platform, comment_id)`` of the comments to purge.
+    :ivar kept_open_review: old comments kept because of an open review item.
+    :ivar versions: ``comment_versions`` rows still holding text or raw JSON among them.
+    :ivar alert_ids: review alerts all of whose comments are (or will be) purged, not yet redacted.
+    :ivar message_ids: ``messages`` rows (with a body) built from those alerts.
+    :ivar author_ids: authors left with no comment keeping content, whose name or handle is set.
+    :ivar poll_log_rows: ``poll_log`` rows older than :data:`POLL_LOG_DAYS`.
+    """
+
+    unflagged: tuple[tuple[str, str], ...]
+    evidence: tuple[tuple[str, str], ...]
+    kept_open_review: int
+    versions: int
+    alert_ids: tuple[int, ...]
+    message_ids: tuple[int, ...]
+    author_ids: tuple[str, ...]
+    poll_log_rows: int
+
+
+def plan_purge(store: Store, config: Config, now: datetime) -> PurgePlan:
+    """What a purge at ``now`` would do, in full (reads only)."""
+    unflagged, evidence, kept = plan(store, config, now)
+    targets = unflagged + evidence
+    target_set = set(targets)
+    versions = 0
+    authors: set[str] = set()
+    for chunk in _chunks(targets):
+        for ref in chunk:
+            versions += int(store.scalar(
+                "SELECT COUNT(*) FROM comment_versions WHERE platform = ? AND comment_id = ? "
+                "AND (text IS NOT NULL OR raw IS NOT NULL)", list(ref)) or 0)
+            author = store.scalar("SELECT author_id FROM comments WHERE platform = ? AND comment_id = ?", list(ref))
+            if author is not None:
+                authors.add(author)
+    author_ids = []
+    for author_id in sorted(authors):
+        live = {(r["platform"], r["comment_id"]) for r in store.db.query(
+            "SELECT platform, comment_id FROM comments WHERE author_id = ? AND purged_at IS NULL", [author_id])}
+        named = store.scalar("SELECT COUNT(*) FROM authors WHERE author_id = ? AND (name != '' OR handle IS NOT NULL)",
+                             [author_id])
+        if not (live - target_set) and named:
+            author_ids.append(author_id)
+    alert_ids: list[int] = []
+    message_ids: list[int] = []
+    if evidence:
+        kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
+        purged = {(r["platform"], r["comment_id"]) for r in store.db.query(
+            "SELECT platform, comment_id FROM comments WHERE purged_at IS NOT NULL")} | target_set
+        for a in store.db.query(f"SELECT id, comment_refs, details FROM alerts WHERE kind IN ({kinds})"):
+            refs = [(str(p), str(c)) for p, c in json.loads(a["comment_refs"] or "[]")]
+            if refs and all(r in purged for r in refs) and json.loads(a["details"] or "{}").get("purged_at") is None:
+                alert_ids.append(a["id"])
+        if alert_ids:
+            wanted = set(alert_ids)
+            message_ids = [m["id"] for m in store.db.query("SELECT id, alert_ids FROM messages WHERE body IS NOT NULL")
+                           if wanted & set(json.loads(m["alert_ids"] or "[]"))]
+    old_polls = int(store.scalar("SELECT COUNT(*) FROM poll_log WHERE finished_at < ?",
+                                 [iso(now - timedelta(days=POLL_LOG_DAYS))]) or 0)
+    return PurgePlan(tuple(unflagged), tuple(evidence), kept, versions, tuple(alert_ids), tuple(message_ids),
+                     tuple(author_ids), old_polls)
+
+
 def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
           actor: str = "school-monitor") -> PurgeReport:
     """Apply the retention policy at ``now`` (aware UTC) in one transaction.
+
+    The plan (:func:`plan_purge`) is computed once, inside the transaction, and a dry run
+    reports that same plan: what ``--dry-run`` says is what the purge then does.
 
     :param dry_run: count only; nothing is written and nothing audited.
     :param actor: who runs it, for the audit log (the daemon uses ``school-monitor``).
@@ -181,46 +251,36 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
     :raises monitor.store.StoreError: the store cannot be written; nothing is purged.
     """
     u_cut, e_cut = cutoffs(config, now)
-    unflagged, evidence, kept = plan(store, config, now)
-    targets = unflagged + evidence
     now_s = iso(now)
-    counts = dict(unflagged_comments=len(unflagged), evidence_comments=len(evidence), kept_open_review=kept)
-    base = dict(now=now_s, dry_run=dry_run, unflagged_cutoff=iso(u_cut), evidence_cutoff=iso(e_cut))
+    base = dict(now=now_s, unflagged_cutoff=iso(u_cut), evidence_cutoff=iso(e_cut))
+
+    def report_of(pl: PurgePlan, dry: bool) -> PurgeReport:
+        return PurgeReport(**base, dry_run=dry, unflagged_comments=len(pl.unflagged),
+                           evidence_comments=len(pl.evidence), kept_open_review=pl.kept_open_review,
+                           versions=pl.versions, alerts_redacted=len(pl.alert_ids),
+                           messages_redacted=len(pl.message_ids), authors_pseudonymised=len(pl.author_ids),
+                           poll_log_rows=pl.poll_log_rows)
+
     if dry_run:
-        versions = 0
-        for chunk in _chunks(targets):
-            versions += sum(int(store.scalar(
-                "SELECT COUNT(*) FROM comment_versions WHERE platform = ? AND comment_id = ? "
-                "AND (text IS NOT NULL OR raw IS NOT NULL)", list(ref)) or 0) for ref in chunk)
-        old_polls = int(store.scalar("SELECT COUNT(*) FROM poll_log WHERE finished_at < ?",
-                                     [iso(now - timedelta(days=POLL_LOG_DAYS))]) or 0)
-        return PurgeReport(**base, **counts, versions=versions, poll_log_rows=old_polls)
+        return report_of(plan_purge(store, config, now), True)
     previous_secure = store.scalar("PRAGMA secure_delete")
     store.db.execute("PRAGMA secure_delete = ON")
     try:
         with store.transaction():
-            versions = alerts = messages = authors = 0
-            touched_authors: set[str] = set()
-            evidence_refs = set(evidence)
-            for p, cid in targets:
-                touched_authors.add(store.scalar("SELECT author_id FROM comment_state WHERE platform = ? "
-                                                 "AND comment_id = ?", [p, cid]))
-                versions += store.purge_comment(p, cid, now,
-                                                _redact_evidence if (p, cid) in evidence_refs else None)
-            if evidence:
-                alerts, messages = _redact_alerts(store, now_s)
-            for author_id in sorted(touched_authors):
-                live = store.scalar("SELECT COUNT(*) FROM comments WHERE author_id = ? AND purged_at IS NULL",
-                                    [author_id])
-                if not live:
-                    authors += store.db.execute(
-                        "UPDATE authors SET name = '', handle = NULL WHERE author_id = ? "
-                        "AND (name != '' OR handle IS NOT NULL)", [author_id]).rowcount
-            old_polls = store.db.execute("DELETE FROM poll_log WHERE finished_at < ?",
-                                         [iso(now - timedelta(days=POLL_LOG_DAYS))]).rowcount
-            report = PurgeReport(**base, **counts, versions=versions, alerts_redacted=alerts,
-                                 messages_redacted=messages, authors_pseudonymised=authors,
-                                 poll_log_rows=old_polls)
+            pl = plan_purge(store, config, now)
+            evidence_refs = set(pl.evidence)
+            for p, cid in pl.unflagged + pl.evidence:
+                store.purge_comment(p, cid, now, _redact_evidence if (p, cid) in evidence_refs else None)
+            for aid in pl.alert_ids:
+                store.db.execute("UPDATE alerts SET details = ?, summary = ? WHERE id = ?",
+                                 [dumps({"purged_at": now_s}), f"{PURGED_MARK} review item {aid}", aid])
+            for mid in pl.message_ids:
+                store.db.execute("UPDATE messages SET body = NULL, subject = ? WHERE id = ?", [PURGED_MARK, mid])
+            for author_id in pl.author_ids:
+                store.db.execute("UPDATE authors SET name = '', handle = NULL WHERE author_id = ?", [author_id])
+            store.db.execute("DELETE FROM poll_log WHERE finished_at < ?",
+                             [iso(now - timedelta(days=POLL_LOG_DAYS))])
+            report = report_of(pl, False)
             details = {k: v for k, v in report.to_dict().items() if k not in ("audit_id", "dry_run")}
             details.update(retention_days=config.storage.retention_days,
                            evidence_years=config.storage.evidence_years)
@@ -233,29 +293,6 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
         store.db.execute(f"PRAGMA secure_delete = {int(previous_secure or 0)}")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return PurgeReport(**{**report.to_dict(), "audit_id": audit_id})
-
-
-def _redact_alerts(store: Store, now_s: str) -> tuple[int, int]:
-    """Redact review alerts all of whose comments are purged, and their emails."""
-    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
-    purged = {(r["platform"], r["comment_id"]) for r in store.db.query(
-        "SELECT platform, comment_id FROM comments WHERE purged_at IS NOT NULL")}
-    alert_ids = []
-    for a in store.db.query(f"SELECT id, kind, comment_refs, details FROM alerts WHERE kind IN ({kinds})"):
-        refs = [(str(p), str(c)) for p, c in json.loads(a["comment_refs"] or "[]")]
-        if refs and all(r in purged for r in refs) and json.loads(a["details"] or "{}").get("purged_at") is None:
-            alert_ids.append(a["id"])
-    for aid in alert_ids:
-        store.db.execute("UPDATE alerts SET details = ?, summary = ? WHERE id = ?",
-                         [dumps({"purged_at": now_s}), f"{PURGED_MARK} review item {aid}", aid])
-    messages = 0
-    if alert_ids:
-        wanted = set(alert_ids)
-        for m in list(store.db.query("SELECT id, alert_ids FROM messages WHERE body IS NOT NULL")):
-            if wanted & set(json.loads(m["alert_ids"] or "[]")):
-                messages += store.db.execute("UPDATE messages SET body = NULL, subject = ? WHERE id = ?",
-                                             [PURGED_MARK, m["id"]]).rowcount
-    return len(alert_ids), messages
 
 
 def x_deletion_watch(store: Store, account: str, limit: int = 2000) -> list[str]:

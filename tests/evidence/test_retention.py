@@ -177,3 +177,26 @@ def test_poll_history_older_than_30_days_is_trimmed(store, cfg):
     left = [r["finished_at"][:10] for r in store.db.query("SELECT finished_at FROM poll_log ORDER BY id")]
     assert left == [(T0 - timedelta(days=d)).date().isoformat() for d in (29, 1)]
     assert "2 poll log row(s)" in report.summary()
+
+
+def _report_fields(r):
+    return {k: v for k, v in r.to_dict().items() if k not in ("dry_run", "audit_id")}
+
+
+@pytest.mark.parametrize("when", [T0, datetime(2032, 9, 8, tzinfo=timezone.utc)])
+def test_dry_run_reports_exactly_what_the_purge_then_does(store, cfg, builder, when):
+    """Issue 14, item 19: the dry run said 0 author names (and 0 alerts, 0 emails) and the run
+    then purged 39. One plan (retention.plan_purge) serves both."""
+    b = builder
+    resolved = store.one("SELECT id FROM alerts WHERE comment_refs LIKE '%1000_1_4%'")["id"]
+    b.message_for([resolved], "Escalation: threat_violence", b"I'll be waiting at the gates")
+    dry = retention.purge(store, cfg, when, dry_run=True)
+    assert retention.purge(store, cfg, when, dry_run=True) == dry  # changes nothing
+    names_before = store.scalar("SELECT COUNT(*) FROM authors WHERE name != ''")
+    real = retention.purge(store, cfg, when)
+    assert _report_fields(dry) == _report_fields(real)
+    assert dry.authors_pseudonymised >= 1  # fb:1001 (and at the later date more)
+    assert names_before - store.scalar("SELECT COUNT(*) FROM authors WHERE name != ''") == real.authors_pseudonymised
+    if when.year == 2032:
+        assert (dry.alerts_redacted, dry.messages_redacted) == (1, 1)
+    assert retention.purge(store, cfg, when, dry_run=True).unflagged_comments == 0  # nothing left to do
