@@ -9,7 +9,8 @@ Without ``--week`` the previous week (school time) is reported. The report is pr
 the report as one picture, for a README or a slide), mode 0600 (it names commenters).
 Printed, control characters from the platforms are shown visibly (``\\x1b``). ``--send``
 also emails it to the ``[alerts.routes] report`` roles through the outbox (stored first,
-so an SMTP failure keeps it for the daemon to retry) and records it in ``reports``.
+so an SMTP failure keeps it for the daemon to retry) and records it in ``reports``; it sends the
+report only, never the alerts waiting in that store's outbox.
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             outbox = Outbox(config, store, sender_from_config(config), system_clock)
             job = ReportJob(config, store, outbox, system_clock)
             path = job.run(report.week, now=now, send=True, force_new_message=True)
-            stats = outbox.deliver()
+            row = store.one("SELECT status, message_id FROM reports WHERE week = ?", [report.week])
+            # only the report: alerts queued in this store (a trial replay's, say) are not sent
+            stats = outbox.deliver(only=[row["message_id"]] if row and row["message_id"] else [])
             row = store.one("SELECT status, message_id FROM reports WHERE week = ?", [report.week])
             if not row or row["status"] != "sent":
                 raise CommandError(

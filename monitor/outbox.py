@@ -217,11 +217,13 @@ class Outbox:
         return get_logger()
 
     # ------------------------------------------------------------------ public
-    def deliver(self, force: bool = False) -> DeliveryStats:
+    def deliver(self, force: bool = False, only: Iterable[str] | None = None) -> DeliveryStats:
         """Build due messages, build due reminders, send due messages.
 
         :param force: ignore the group wait and the retry backoff (the demo and replay
             call :meth:`flush_all` at the end so that everything goes out).
+        :param only: send only the stored messages with these Message-IDs (``report
+            --send``: the report, not the alerts queued in that store); nothing is built.
         :returns: what was done. Never raises for delivery failures (they are logged and
             retried later); a store failure raises :class:`monitor.store.StoreError`.
         """
@@ -232,10 +234,12 @@ class Outbox:
             return stats
         with self._lock:
             now = self.clock()
-            self._build(now, force, stats)
-            self._build_repeats(now, stats)
-            self._send_due(now, force, stats)
-            stats.alarms = self._alarm_undelivered(now)
+            if only is None:
+                self._build(now, force, stats)
+                self._build_repeats(now, stats)
+            self._send_due(now, force, stats, None if only is None else set(only))
+            if only is None:
+                stats.alarms = self._alarm_undelivered(now)
             stats.waiting_alerts = self._count("SELECT COUNT(*) FROM alerts WHERE status = 'pending'")
             stats.unsent = self._count("SELECT COUNT(*) FROM messages WHERE status = 'pending'")
         return stats
@@ -346,9 +350,10 @@ class Outbox:
                     self.log.info("escalation_repeated", alert_id=a["id"], repeat=n)
 
     # ------------------------------------------------------------------ send
-    def _send_due(self, now: datetime, force: bool, stats: DeliveryStats) -> None:
+    def _send_due(self, now: datetime, force: bool, stats: DeliveryStats, only: set[str] | None = None) -> None:
         """Send due messages, most urgent first (see the module docstring: server-level
-        failures, cut-off attempts and the record made before each attempt)."""
+        failures, cut-off attempts and the record made before each attempt); with ``only``,
+        just the messages with those Message-IDs."""
         if not force and self._server_hold_until is not None and now < self._server_hold_until:
             return  # the server refused our credentials or TLS: wait the cap, do not hammer it
         order = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SEND_ORDER.items())
@@ -357,6 +362,8 @@ class Outbox:
             f"cutoffs FROM messages WHERE status = 'pending' AND (? OR next_attempt_at <= ?) "
             f"ORDER BY CASE kind {order} ELSE 9 END, id",
             [int(force), ts(now)]))
+        if only is not None:
+            due = [m for m in due if m["message_id"] in only]
         cap = self.config.alerts.retry_max_minutes
         for m in due:
             alert_ids = json.loads(m["alert_ids"] or "[]")
