@@ -546,6 +546,35 @@ def alert_section(alert_row: Mapping[str, Any], config: Config, history: Mapping
                                     "Find it on the platform from the post id.",
                                     "If such alerts keep coming, the platform has changed its format: tell whoever "
                                     "maintains this program (`school-monitor status` shows the count)."]))
+    elif kind == "backfill":
+        n = d.get("comments", "?")
+        first = local_time(d.get("first_poll_at"), config) if d.get("first_poll_at") else "?"
+        sec = Section(title=f"First run of {plat} account {account}: {n} earlier comment(s) assessed (alert {aid})")
+        sec.blocks.append(("para", f"The first poll of {account} ({first}) read the comments of the last days. "
+                                   f"Those posted more than {d.get('quiet_before_hours', 48):g} hours before it were "
+                                   "assessed and counted (strikes, the weekly report, the review queue) but not "
+                                   "emailed one by one; newer ones were alerted as usual."))
+        cats = d.get("categories") or {}
+        if cats:
+            sec.blocks.append(("subhead", "Policy categories found"))
+            sec.blocks.append(("list", [f"{key_words(k)}: {v}" for k, v in sorted(cats.items())]))
+        items = list(d.get("items") or [])
+        if items:
+            sec.blocks.append(("subhead", f"Review items ({len(items)}, oldest first)"))
+            shown = []
+            for it in items[:200]:
+                when = local_time(it.get("comment_created_at"), config) if it.get("comment_created_at") else "?"
+                what = ", ".join(key_words(k) for k in it.get("categories") or []) or "-"
+                shown.append(f"#{it.get('id')} {str(it.get('kind', '')).replace('_', ' ')}: {what}; {when}; "
+                             f"{it.get('author_name') or it.get('author_id') or '?'}"
+                             + (f" {it['permalink']}" if it.get("permalink") else ""))
+            if len(items) > 200:
+                shown.append(f"... and {len(items) - 200} more")
+            sec.blocks.append(("list", shown))
+        sec.blocks.append(("subhead", "Recommended action"))
+        sec.blocks.append(("list", ["Read them in the review queue: school-monitor review list",
+                                    "Escalations among them are older than the first poll: decide whether each "
+                                    "still needs the DSL or LADO route (school-monitor review show ID)."]))
     else:
         sec = Section(title=f"{kind} (alert {aid})")
         sec.blocks.append(("para", a.get("summary") or ""))

@@ -275,6 +275,7 @@ DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
     "read_budget": ("coordinator",),
     "permission": ("coordinator",),
     "quarantine": ("coordinator",),
+    "backfill": ("coordinator",),
     "report": ("headteacher", "senior_team"),
 }
 
@@ -302,7 +303,10 @@ class AlertsConfig:
     (cap of the exponential backoff), ``escalation_max_wait_minutes`` (an escalation not
     delivered for this long makes ``status`` unhealthy and raises the undelivered-escalation
     alarm: a CRITICAL journal entry and a line in ``undelivered-escalations.log``),
-    ``mail_dir`` (also write each message as .eml)."""
+    ``mail_dir`` (also write each message as .eml),
+    ``backfill_alert_hours``: on an account's first poll (the backfill of the last
+    ``lookback_days``), comments posted more than this many hours before it are assessed
+    and counted but not emailed one by one: one ``backfill`` email lists them."""
 
     enabled: bool = True
     sender: str = "school-monitor@localhost"
@@ -313,6 +317,7 @@ class AlertsConfig:
     retry_max_minutes: float = 60.0
     stale_after_hours: float = 6.0
     escalation_max_wait_minutes: float = 15.0
+    backfill_alert_hours: float = 48.0
     mail_dir: str | None = None
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
@@ -772,6 +777,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         retry_max_minutes=r.positive(al, "retry_max_minutes", float, 60.0, "alerts"),
         stale_after_hours=r.positive(al, "stale_after_hours", float, 6.0, "alerts"),
         escalation_max_wait_minutes=r.positive(al, "escalation_max_wait_minutes", float, 15.0, "alerts"),
+        backfill_alert_hours=r.positive(al, "backfill_alert_hours", float, 48.0, "alerts", allow_zero=True),
         mail_dir=r.get(al, "mail_dir", str, None, "alerts"),
         smtp=smtp,
     )

@@ -76,6 +76,9 @@ backend = "embedded"
 [alerts]
 sender = "school-monitor@brookfield.example"
 group_wait_minutes = 5
+# The demo shows every alert its two months of comments cause. A real first run emails only
+# those of the last 48 hours (the default) and one summary listing the older ones.
+backfill_alert_hours = 2000
 
 [alerts.recipients]
 coordinator = ["esafety@brookfield.example"]

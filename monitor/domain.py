@@ -71,6 +71,7 @@ ALERT_KINDS: tuple[str, ...] = (
     "read_budget",  # X read budget at 80% (warning) or 100% (reading stopped)
     "permission",  # a permission or access tier is missing (Graph 10/200, X 403)
     "quarantine",  # a platform payload that could not be read (kept in the quarantine table)
+    "backfill",  # one summary of what an account's first poll found in earlier comments
 )
 REVIEW_KINDS: tuple[str, ...] = ("escalation", "block_recommendation", "needs_review")
 

@@ -17,6 +17,13 @@ Order of work and why nothing is lost
    make a second enqueue a no-op.
 3. Delivery is the outbox's job (:mod:`monitor.outbox`): alerts are stored before sending.
 
+First run (backfill): an account's first successful poll reads the last ``lookback_days``.
+Comments posted more than ``[alerts] backfill_alert_hours`` (48) before that poll are
+assessed and counted like any other (keys, strikes, the weekly report, the review queue),
+but their alerts are stored with status ``backfill`` instead of ``pending``, so they are
+not emailed one by one; one ``backfill`` alert per account then lists them (status
+``summarised`` once listed). Escalations of the last 48 hours go at once as usual.
+
 Idempotence: the same data polled twice adds no rows (content SHA-256 compare) and sends
 no second alert (dedupe keys). The pipeline's clock is injected: ``replay`` runs it at
 each comment's own time.
@@ -25,6 +32,7 @@ each comment's own time.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
@@ -43,6 +51,7 @@ from monitor.domain import (
     StrikeDecision,
     author_known,
     iso,
+    parse_time,
 )
 from monitor.logging import get_logger, redact
 from monitor.store import IngestStats, Store
@@ -192,6 +201,7 @@ class Pipeline:
         self.on_alert = on_alert
         self.batch_size = batch_size or config.classifier.batch_size
         self.log = get_logger()
+        self._first_poll: dict[str, datetime | None] = {}
 
     # ------------------------------------------------------------------ polling
     @staticmethod
@@ -256,6 +266,7 @@ class Pipeline:
                                      f"{redact(str(exc))[:300]}", platform=cfg.platform, kind="transient")
             return self._poll_failed(cfg, wrapped, started, log)
         finished = self.clock()
+        first_poll = self.first_poll_at(cfg.name) is None
         errors = [redact(e) for e in result.errors]
         quarantine_ids: list[int] = []
         with self.store.transaction():
@@ -263,6 +274,8 @@ class Pipeline:
                                       finished, platform=cfg.platform, reads=result.reads, calls=result.calls,
                                       started=started, user_reads=result.user_reads, cost_usd=result.cost_usd,
                                       quarantined=result.quarantined, errors=errors)
+            if first_poll:  # in the same transaction as the poll's yield
+                self._record_first_poll(cfg.name, started)
             if cfg.platform == "twitter" and result.deleted and self.config.storage.honour_x_deletions:
                 purged = retention.honour_x_deletions(self.store, [("twitter", c) for c in result.deleted], finished)
                 if purged:
@@ -372,9 +385,91 @@ class Pipeline:
             self._notify(ids)
         return ids
 
+    # ------------------------------------------------------------------ first run
+    def first_poll_at(self, account: str) -> datetime | None:
+        """When ``account`` was first polled successfully in this store (state key
+        ``first_poll_at:<account>``), None before its first successful poll."""
+        if account not in self._first_poll:
+            value = self.store.get_state(f"first_poll_at:{account}")
+            self._first_poll[account] = parse_time(value) if value else None
+        return self._first_poll[account]
+
+    def _record_first_poll(self, account: str, started: datetime) -> None:
+        # A store from before this key existed: its first poll is the oldest one still
+        # logged, or the account's creation, so that only a real first run is quiet.
+        earliest = None
+        row = self.store.account_row(account) or {}
+        if row.get("last_success_at") and self.store.scalar(
+                "SELECT COUNT(*) FROM poll_log WHERE account = ? AND ok = 1", [account]) > 1:
+            earliest = self.store.scalar("SELECT MIN(started_at) FROM poll_log WHERE account = ? AND ok = 1",
+                                         [account]) or row.get("created_at")
+        at = parse_time(earliest) if earliest else started
+        self.store.set_state(f"first_poll_at:{account}", iso(at))
+        self._first_poll[account] = at
+
+    def _is_backfill(self, comment: Comment, version: int) -> bool:
+        """A comment of the first run's backfill: posted more than ``backfill_alert_hours``
+        before the account's first poll, and seen for the first time (an edit is news)."""
+        first = self.first_poll_at(comment.account)
+        if first is None or version != 1:
+            return False
+        return comment.created_at < first - timedelta(hours=self.config.alerts.backfill_alert_hours)
+
+    def _summarise_backfill(self) -> list[int]:
+        """One ``backfill`` alert per account listing its alerts held back (status
+        ``backfill``), which become ``summarised``; one transaction per account."""
+        ids: list[int] = []
+        accounts = [r["account"] for r in self.store.db.query(
+            "SELECT DISTINCT account FROM alerts WHERE status = 'backfill' ORDER BY account")]
+        for account in accounts:
+            now = self.clock()
+            with self.store.transaction():
+                rows = list(self.store.db.query(
+                    "SELECT id, kind, platform, categories, created_at, author_id, details FROM alerts "
+                    "WHERE status = 'backfill' AND account = ? ORDER BY created_at, id", [account]))
+                items = []
+                for r in rows:
+                    d = json.loads(r["details"] or "{}")
+                    c = d.get("comment") or {}
+                    items.append({"id": r["id"], "kind": r["kind"], "categories": json.loads(r["categories"] or "[]"),
+                                  "comment_created_at": c.get("created_at"), "author_id": r["author_id"],
+                                  "author_name": (d.get("author") or {}).get("name") or c.get("author_name"),
+                                  "permalink": c.get("permalink")})
+                by_kind: dict[str, int] = {}
+                for it in items:
+                    by_kind[it["kind"]] = by_kind.get(it["kind"], 0) + 1
+                first = self.first_poll_at(account)
+                comments = self.store.scalar(
+                    "SELECT COUNT(*) FROM comments WHERE account = ? AND created_at < ?",
+                    [account, iso((first or now) - timedelta(hours=self.config.alerts.backfill_alert_hours))])
+                keys = {k["key"]: k["n"] for k in self.store.db.query(
+                    "SELECT key, COUNT(*) AS n FROM comment_keys k JOIN comments c ON c.platform = k.platform "
+                    "AND c.comment_id = k.comment_id WHERE c.account = ? AND c.created_at < ? GROUP BY key "
+                    "ORDER BY key",
+                    [account, iso((first or now) - timedelta(hours=self.config.alerts.backfill_alert_hours))])}
+                platform = rows[0]["platform"] if rows else None
+                summary = (f"First run of {account}: {comments} earlier comment(s) assessed; "
+                           + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(by_kind.items()))
+                           + " in the review queue, not emailed one by one")
+                alert_id = self.store.enqueue_alert(Alert(
+                    kind="backfill", dedupe_key=f"backfill:{account}:{rows[-1]['id']}", created_at=now,
+                    platform=platform, account=account, summary=summary,
+                    details={"account": account, "platform": platform, "first_poll_at": iso(first) if first else None,
+                             "quiet_before_hours": self.config.alerts.backfill_alert_hours, "comments": comments,
+                             "alerts_by_kind": by_kind, "categories": keys, "items": items}))
+                marks = ",".join("?" * len(rows))
+                self.store.db.execute(f"UPDATE alerts SET status = 'summarised' WHERE id IN ({marks})",
+                                      [r["id"] for r in rows])
+            self.log.info("backfill_summarised", account=account, alerts=len(rows), comments=comments)
+            if alert_id:
+                ids.append(alert_id)
+        self._notify(ids)
+        return ids
+
     # ------------------------------------------------------------------ processing
     def process_pending(self) -> tuple[int, list[int]]:
-        """Score and assess every stored comment not yet assessed, in batches.
+        """Score and assess every stored comment not yet assessed, in batches; then list
+        any alerts a first-run backfill held back in one ``backfill`` alert per account.
 
         :returns: (comments processed, new alert ids).
         """
@@ -385,6 +480,8 @@ class Pipeline:
                 break
             alert_ids += self.assess_batch(batch)
             processed += len(batch)
+        if processed:
+            alert_ids += self._summarise_backfill()
         return processed, alert_ids
 
     def assess_batch(self, batch: Sequence[tuple[Comment, int]],
@@ -452,9 +549,14 @@ class Pipeline:
                     self.config.policy, self.store.last_block_recommendation(comment.author_id))
                 if decision.recommend_block:
                     new_ids.append(self._block_alert(comment, assessment, decision, details, now))
+            ids = [i for i in new_ids if i]
+            if ids and self._is_backfill(comment, version):
+                marks = ",".join("?" * len(ids))
+                self.store.db.execute(f"UPDATE alerts SET status = 'backfill' WHERE id IN ({marks}) "
+                                      "AND status = 'pending'", ids)
+                ids = []  # listed in the backfill summary instead
         for key in assessment.categories:
             log.info("categorised", category=key, escalate=assessment.escalate)
-        ids = [i for i in new_ids if i]
         self._notify(ids)
         return ids
 

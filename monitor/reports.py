@@ -789,6 +789,21 @@ def write_report_files(report: WeeklyReport, out_dir: str | os.PathLike, *, char
     return paths
 
 
+def monitored_since(store: Any, config: Config) -> datetime | None:
+    """The earliest time the store's comments cover: its first successful poll (state
+    ``first_poll_at:<account>``, ``poll_log``, or the first comment seen) less the first
+    run's backfill (the longest ``lookback_days`` of the accounts, 30 without any). None
+    before any poll or comment: nothing has been watched yet."""
+    firsts = [store.scalar("SELECT MIN(value) FROM state WHERE key LIKE 'first_poll_at:%'"),
+              store.scalar("SELECT MIN(started_at) FROM poll_log WHERE ok = 1"),
+              store.scalar("SELECT MIN(first_seen) FROM comments")]
+    found = [parse_time(f) for f in firsts if f]
+    if not found:
+        return None
+    backfill = max((a.lookback_days for a in config.accounts), default=30)
+    return min(found) - timedelta(days=backfill)
+
+
 class ReportJob:
     """Writes and sends the weekly report once per week (the ``reports`` table remembers).
 
@@ -821,6 +836,12 @@ class ReportJob:
         week = due_week(now, self.config)
         row = self.store.one("SELECT status FROM reports WHERE week = ?", [week])
         if row and row["status"] in ("queued", "sent", "written"):
+            return None
+        since = monitored_since(self.store, self.config)
+        if since is None or since >= week_bounds(week, self.config.school.tz)[1]:
+            get_logger().info("weekly_report_skipped", week=week,
+                              reason="the store has not watched that week (first run: no poll or comment "
+                                     "covers it); no report is sent for a week that was not monitored")
             return None
         path = self.run(week, now=now, send=self.config.reports.send)
         return str(path) if path else ""

@@ -20,7 +20,14 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
+def monitored(store, since: str = "2026-10-01T00:00:00Z") -> None:
+    """Mark the store as watched since ``since`` (its first poll): an empty store that was
+    never polled sends no report (issue 14, item 18)."""
+    store.set_state("first_poll_at:brookfield-fb", since)
+
+
 def job_with_outbox(tmp_path, store, clock, port, **kw):
+    monitored(store)
     cfg = make_config(tmp_path, port=port, **kw)
     outbox = Outbox(cfg, store, SmtpSender(cfg.alerts.smtp), clock)
     return ReportJob(cfg, store, outbox, clock), outbox
@@ -93,6 +100,7 @@ def test_smtp_down_keeps_the_report_in_the_outbox(tmp_path, store):
 def test_with_a_plain_sender_and_without_recipients(tmp_path, store):
     clock = Clock(utc(2026, 10, 26, 8, 0))
     cfg = make_config(tmp_path)
+    monitored(store)
     job = ReportJob(cfg, store, MailDirSender(tmp_path / "mail"), clock)
     job.run_if_due()
     assert store.scalar("SELECT status FROM reports") == "sent"

@@ -10,8 +10,12 @@ from monitor.demo_data import path as demo_path
 
 def write_config(tmp: Path, *, graph_url: str | None = None, x_url: str | None = None, smtp_port: int = 1,
                  fb_env: str = "TEST_FB_TOKEN", x_env: str = "TEST_X_TOKEN", extra: str = "",
-                 poll_minutes: float = 15, read_cap: int | None = None, lookback: int = 120) -> Path:
-    """Write ``tmp/config.toml``: the demo roster, accounts at the given fakes, SMTP on loopback."""
+                 poll_minutes: float = 15, read_cap: int | None = None, lookback: int = 120,
+                 backfill_alert_hours: float = 24 * 365) -> Path:
+    """Write ``tmp/config.toml``: the demo roster, accounts at the given fakes, SMTP on loopback.
+    ``backfill_alert_hours`` defaults to a year, so that the first poll of the demo's weeks of
+    comments alerts each of them (as before the first-run backfill summary); the backfill
+    tests set the real default, 48."""
     text = demo_path("school.toml").read_text(encoding="utf-8")
     if graph_url:
         text += f"""
@@ -42,6 +46,7 @@ timeout_seconds = 5
 [alerts]
 sender = "monitor@school.example"
 group_wait_minutes = 0
+backfill_alert_hours = {backfill_alert_hours}
 [alerts.recipients]
 coordinator = ["esafety@school.example"]
 headteacher = ["head@school.example"]
