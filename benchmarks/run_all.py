@@ -41,6 +41,7 @@ BENCHMARKS: list[tuple[str, list[str], bool, list[str] | None]] = [
     ("instagram_poll.py", [], False, None),
     ("bench_weekly_report.py", [], False, ["--comments", "200000"]),
     ("evidence_store.py", [], False, None),
+    ("replay_memory.py", [], False, ["--sizes", "2000", "20000"]),
     ("scale_report.py", [], False, ["--comments", "200000"]),
     ("scale_poll.py", [], False, ["--minutes", "2"]),
 ]
