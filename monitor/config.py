@@ -524,6 +524,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
                  "hide_enabled", "block_enabled", "lookback_days"),
     "accounts.facebook": ("page_id", "graph_version", "app_id"),
     "accounts.twitter": ("user_id", "handle", "monthly_read_cap"),
+    "accounts.instagram": ("ig_user_id", "graph_version", "app_id"),
     "classifier": ("backend", "batch_size", "readable_languages", "detoxify_model", "checkpoint",
                    "checkpoint_sha256", "huggingface_config_path", "torch_threads"),
     "policy": ("window_days", "strikes_to_block", "escalate_keys", "strike_keys", "one_strike_keys",
