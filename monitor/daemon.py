@@ -94,6 +94,7 @@ class Daemon:
         except KeyError as exc:
             self.log.error("poll_skipped", account=name, error=str(exc).strip("'\""))
             return
+        first_run = self.app.pipeline.first_poll_at(name) is None
         try:
             self.app.pipeline.poll(cfg, connector)
         except StoreError as exc:
@@ -107,6 +108,10 @@ class Daemon:
             self.store_failed(exc, "outbox")
         except Exception as exc:  # noqa: BLE001
             self.log.exception("outbox_job_failed", account=name, error=str(exc))
+        if first_run and self.app.pipeline.first_poll_at(name) is not None:
+            # the first poll's backfill now covers last week, which the catch-up at start
+            # (before any poll) skipped as never watched: send its report now
+            self.report_job()
 
     def outbox_job(self) -> None:
         """Deliver due messages (retries, grouped alerts, repeats)."""

@@ -112,3 +112,19 @@ def test_no_weekly_report_for_a_week_the_store_never_watched(env):
     assert smtp.messages == []
     app.pipeline.poll(app.config.account("fb"), app.connector("fb"))  # first run: 45 days backfilled
     assert app.report_job.run_if_due().endswith("report-2026-W41.html")
+
+
+def test_the_daemon_sends_last_weeks_report_once_the_first_poll_covers_it(env):
+    """The daemon's catch-up at start runs before any poll: it skips the week; the first
+    poll's backfill then covers it, and the report goes out after that poll."""
+    from monitor.daemon import Daemon
+
+    app, graph, smtp, clock = env
+    clock.now = datetime(2026, 10, 12, 6, 5, tzinfo=timezone.utc)  # Monday 07:05 BST: W41 is due
+    daemon = Daemon(app)
+    daemon.report_job()                                   # the catch-up at start, empty store
+    assert app.store.scalar("SELECT COUNT(*) FROM reports") == 0
+    daemon.poll_job("fb")                                 # first run: 45 days backfilled
+    assert app.store.scalar("SELECT status FROM reports WHERE week = '2026-W41'") in ("queued", "sent")
+    daemon.poll_job("fb")                                 # not again
+    assert app.store.scalar("SELECT COUNT(*) FROM reports") == 1
