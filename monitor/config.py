@@ -523,7 +523,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("name", "platform", "poll_interval_minutes", "enabled", "base_url", "timeout_seconds",
                  "hide_enabled", "block_enabled", "lookback_days"),
     "accounts.facebook": ("page_id", "graph_version", "app_id"),
-    "accounts.twitter": ("user_id", "handle", "monthly_read_cap"),
+    "accounts.twitter": ("user_id", "handle", "monthly_read_cap", "monthly_budget_usd", "deletion_checks_per_poll"),
     "accounts.instagram": ("ig_user_id", "graph_version", "app_id"),
     "classifier": ("backend", "batch_size", "readable_languages", "detoxify_model", "checkpoint",
                    "checkpoint_sha256", "huggingface_config_path", "torch_threads"),
@@ -536,7 +536,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "alerts.smtp": ("host", "port", "security", "username", "timeout_seconds", "ca_file",
                     "password_env", "password_file", "password_credential"),
     "reports": ("day", "hour", "minute", "out_dir", "send"),
-    "storage": ("path", "retention_days", "evidence_years", "purge_hour"),
+    "storage": ("path", "retention_days", "evidence_years", "purge_hour", "honour_x_deletions"),
 }
 
 

@@ -295,6 +295,30 @@ def purge(store: Store, config: Config, now: datetime, *, dry_run: bool = False,
     return PurgeReport(**{**report.to_dict(), "audit_id": audit_id})
 
 
+def _redact_alerts(store: Store, now_s: str) -> tuple[int, int]:
+    """Redact review alerts all of whose comments are purged, and their emails (used by
+    :func:`honour_x_deletions`; the retention purge applies its :func:`plan_purge`)."""
+    kinds = ", ".join("'" + k + "'" for k in REVIEW_KINDS)
+    purged = {(r["platform"], r["comment_id"]) for r in store.db.query(
+        "SELECT platform, comment_id FROM comments WHERE purged_at IS NOT NULL")}
+    alert_ids = []
+    for a in store.db.query(f"SELECT id, kind, comment_refs, details FROM alerts WHERE kind IN ({kinds})"):
+        refs = [(str(p), str(c)) for p, c in json.loads(a["comment_refs"] or "[]")]
+        if refs and all(r in purged for r in refs) and json.loads(a["details"] or "{}").get("purged_at") is None:
+            alert_ids.append(a["id"])
+    for aid in alert_ids:
+        store.db.execute("UPDATE alerts SET details = ?, summary = ? WHERE id = ?",
+                         [dumps({"purged_at": now_s}), f"{PURGED_MARK} review item {aid}", aid])
+    messages = 0
+    if alert_ids:
+        wanted = set(alert_ids)
+        for m in list(store.db.query("SELECT id, alert_ids FROM messages WHERE body IS NOT NULL")):
+            if wanted & set(json.loads(m["alert_ids"] or "[]")):
+                messages += store.db.execute("UPDATE messages SET body = NULL, subject = ? WHERE id = ?",
+                                             [PURGED_MARK, m["id"]]).rowcount
+    return len(alert_ids), messages
+
+
 def x_deletion_watch(store: Store, account: str, limit: int = 2000) -> list[str]:
     """The X replies of ``account`` worth checking for deletion: stored, not known to be
     deleted, not purged, and either flagged (:data:`EVIDENCE_SQL`: a policy key, a strike,
