@@ -59,6 +59,7 @@ from classifiers.policy.targets import Mention, TargetMatcher
 #: The packaged learned escalation reviewer (see its MODEL_CARD.md).
 ESCALATION_MODEL_DIR = Path(__file__).resolve().parent / "escalation_model"
 
+_WORDS = re.compile(r"[^\W_]")
 _PRONOUN_SUBJ = re.compile(r"\b(he|she|he's|she's|hes|shes|him|her|his|they|them)\b")
 _NEGATION = re.compile(r"(\b(not|never|no|nobody|didn'?t|doesn'?t|don'?t|wasn'?t|isn'?t|hasn'?t|haven'?t|wouldn'?t|won'?t|cannot|can'?t)\b|n't)\W*(\w+\W+){0,2}$")
 _THING_AFTER = re.compile(r"\s+(rumou?rs?|messages?|comments?|things?|lies|behaviou?r|attitude|food|dinners?|weather|"
@@ -175,6 +176,12 @@ class Categoriser:
             reasons.append(f"language {lang}: the scorer cannot read it, so a person must check it"
                            + (" (keys given come from the word lists only)" if cats else ""))
         escalate = any(k in self.policy.escalate_keys for k in cats)
+        if comment.attachments and not cats and not _WORDS.search(folded.text):
+            # a picture, video or sticker with no words: nothing here can see what it shows
+            needs_review = True
+            kinds = ", ".join(sorted({a.type for a in comment.attachments}))
+            reasons.append(f"{kinds} with no words: the monitor cannot see what it shows, so a person should "
+                           "look at it")
         if ev.reviews and not escalate:
             needs_review = True
             reasons.extend(ev.reviews)

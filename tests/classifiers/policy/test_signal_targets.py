@@ -134,3 +134,13 @@ def test_the_schools_own_accounts_are_never_counted_whatever_the_signals(cat):
     c = comment("Mr Hope will be waiting at the gates with the certificates", author="fb:1")
     a = cat.assess(c, scores(threat=0.99, allegation=0.99, insult=0.99))
     assert not a.counted and a.categories == () and not a.escalate
+
+
+@pytest.mark.parametrize("kind", ["photo", "sticker", "video"])
+def test_a_picture_or_sticker_with_no_words_goes_to_a_person_never_clean(cat, kind):
+    a = assess(cat, "", attachment=kind)
+    assert a.needs_review and any(r.startswith(f"{kind} with no words") for r in a.review_reasons)
+    emoji_only = assess(cat, "😂😂", attachment=kind)
+    assert emoji_only.needs_review
+    assert not assess(cat, "lovely photo of the choir", attachment=kind).needs_review
+    assert not assess(cat, "").needs_review
