@@ -38,7 +38,6 @@ Files (``classifiers/model/signals/``; each SHA-256 checked at load against
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -63,14 +62,13 @@ _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n+|$)")
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    """:func:`classifiers.detoxify_scorer.file_sha256`, an unreadable file as :class:`ScorerError`."""
+    from classifiers.detoxify_scorer import file_sha256
+
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        return file_sha256(path)
     except OSError as exc:
         raise ScorerError(f"cannot read signals model file {path}: {exc.strerror}") from None
-    return h.hexdigest()
 
 
 def verify(model_dir: Path, files: Sequence[str]) -> dict:
@@ -160,13 +158,18 @@ class Encoder:
     #: a long text's pieces hold at most this many characters (about 90 tokens)
     PIECE_CHARS = 400
 
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """The WordPiece ids of each text as the encoder reads it (:meth:`prep`), without
+        special tokens."""
+        return [e.ids for e in self._tok.encode_batch([self.prep(t) for t in texts], add_special_tokens=False)]
+
     def pieces(self, text: str) -> list[str]:
-        """``[text]`` when it fits one window; else its sentences packed in order into
-        pieces of at most :attr:`PIECE_CHARS` characters (a longer sentence is cut at
-        spaces), each scored on its own."""
-        n = len(self._tok.encode(self.prep(text), add_special_tokens=False).ids)
-        if n <= self.max_length - 2:
-            return [text]
+        """``[text]`` when it fits one window; else :meth:`split`."""
+        return [text] if len(self.encode([text])[0]) <= self.max_length - 2 else self.split(text)
+
+    def split(self, text: str) -> list[str]:
+        """The text's sentences packed in order into pieces of at most :attr:`PIECE_CHARS`
+        characters (a longer sentence is cut at spaces), each scored on its own."""
         out: list[str] = []
         cur = ""
         for sent in _SENTENCE.findall(text):
@@ -190,14 +193,15 @@ class Encoder:
         """Token id windows of at most :attr:`max_length` (``[CLS] ... [SEP]``) and, for
         each window, the index of its text (int64). An empty text gives one window
         ``[CLS] [SEP]``."""
+        return self.windows_of(self.encode(texts))
+
+    def windows_of(self, encoded: Sequence[Sequence[int]]) -> tuple[list[list[int]], np.ndarray]:
+        """:meth:`windows` of texts already :meth:`encode`-d."""
         body = self.max_length - 2
         out: list[list[int]] = []
         owner: list[int] = []
-        encs = self._tok.encode_batch([self.prep(t) for t in texts], add_special_tokens=False)
-        for i, enc in enumerate(encs):
-            ids = enc.ids
-            starts = range(0, max(len(ids), 1), body)
-            for s in starts:
+        for i, ids in enumerate(encoded):
+            for s in range(0, max(len(ids), 1), body):
                 out.append([self._cls, *ids[s : s + body], self._sep])
                 owner.append(i)
         return out, np.asarray(owner, dtype=np.int64)
@@ -332,13 +336,20 @@ class SignalsScorer:
         if not texts:
             return np.zeros((0, len(self.labels)))
         pieces: list[str] = []
+        encoded: list[list[int]] = []
         owner: list[int] = []
-        for i, t in enumerate(texts):
-            for piece in self.encoder.pieces(t):
-                pieces.append(piece)
-                owner.append(i)
+        body = self.encoder.max_length - 2
+        for i, (t, ids) in enumerate(zip(texts, self.encoder.encode(texts))):
+            if len(ids) <= body:  # each text is tokenised once; only a long one again, in pieces
+                parts, part_ids = [t], [ids]
+            else:
+                parts = self.encoder.split(t)
+                part_ids = self.encoder.encode(parts)
+            pieces.extend(parts)
+            encoded.extend(part_ids)
+            owner.extend([i] * len(parts))
         ngram = self.ngram.logits([fold(t).text for t in pieces]).astype(np.float64)
-        wins, win_owner = self.encoder.windows(pieces)
+        wins, win_owner = self.encoder.windows_of(encoded)
         emb = self.encoder.run(wins, self.batch_size)
         p = self.heads.combine(ngram[win_owner], emb)
         out = np.zeros((len(texts), len(self.labels)))
