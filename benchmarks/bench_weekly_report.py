@@ -11,7 +11,7 @@ layouts are measured:
 * ``month``: all N comments in the 4 weeks of the report's trend (the worst case for the
   tallies, which scan the trend weeks), 8 % with a key.
 
-Prints the time of :func:`monitor.reports.build_report` (the SQL tallies) and of each
+Prints the time of :func:`monitor.delivery.reports.build_report` (the SQL tallies) and of each
 renderer, best of ``--repeat`` runs (after one warm-up, so the OS page cache is warm as
 in a running daemon).
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from monitor.config import default_config
 from monitor.domain import POLICY_KEYS, iso
-from monitor.reports import build_report, render_chart_png, render_csv, render_html, render_text, report_message
+from monitor.delivery.reports import build_report, render_chart_png, render_csv, render_html, render_text, report_message
 from monitor.store import Store
 
 NOW = datetime(2026, 10, 26, 7, 0, tzinfo=timezone.utc)   # reports week 2026-W43

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import evidence, retention, review, sar  # noqa: E402
+from monitor.casework import evidence, retention, review, sar  # noqa: E402
 from monitor.config import default_config  # noqa: E402
 from monitor.domain import Account, Alert, Assessment, Comment, Evidence, Post, Scores  # noqa: E402
 from monitor.store import Store  # noqa: E402

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.fakes.graph import FakeGraphServer  # noqa: E402
 from monitor.fakes.x import FakeXServer  # noqa: E402
-from monitor.smtp_sink import SmtpSink  # noqa: E402
+from monitor.delivery.smtp_sink import SmtpSink  # noqa: E402
 
 FB_TOKEN = "scale-bench-page-token-000000"
 X_TOKEN = "scale-bench-x-bearer-token-000000"

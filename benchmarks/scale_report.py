@@ -18,8 +18,8 @@ everything a year of a large trust leaves behind, inserted in bulk with ``execut
   million rows for 200 accounts), one in 500 failed.
 
 Timed (best of ``--repeat`` after a warm-up, page cache warm as in a running daemon):
-:func:`monitor.reports.build_report` (the SQL tallies), each renderer and the email, the
-whole :meth:`monitor.reports.ReportJob.run_if_due` (tallies, chart, files written, message
+:func:`monitor.delivery.reports.build_report` (the SQL tallies), each renderer and the email, the
+whole :meth:`monitor.delivery.reports.ReportJob.run_if_due` (tallies, chart, files written, message
 stored in the outbox), and :func:`monitor.health.status_report`. Prints the file size.
 
 Usage::
@@ -212,8 +212,8 @@ class NoSend:
 
 def main() -> int:
     from monitor.health import status_report
-    from monitor.outbox import Outbox
-    from monitor.reports import ReportJob
+    from monitor.delivery.outbox import Outbox
+    from monitor.delivery.reports import ReportJob
 
     from bench_weekly_report import time_report, timed
 

@@ -166,9 +166,9 @@ def build_app(config: Config, db_path: str | Path, *, clock: Clock = system_cloc
                 # polled like any account, so it is PAUSED with a reconnect alert, never skipped
                 app.connectors[acc.name] = UnstartedConnector(
                     acc, lambda acc=acc, kwargs=kwargs: build_connector(acc, **kwargs), exc)
-    from monitor.mailer import SmtpSender
-    from monitor.outbox import Outbox
-    from monitor.reports import ReportJob
+    from monitor.delivery.mailer import SmtpSender
+    from monitor.delivery.outbox import Outbox
+    from monitor.delivery.reports import ReportJob
 
     app.outbox = Outbox(config, store, sender or SmtpSender(config.alerts.smtp), clock)
     app.report_job = ReportJob(config, store, app.outbox, clock)

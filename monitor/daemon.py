@@ -153,7 +153,7 @@ class Daemon:
     def purge_job(self) -> None:
         """Daily retention purge (UK GDPR): text of unflagged comments past retention."""
         try:
-            from monitor.retention import purge
+            from monitor.casework.retention import purge
 
             report = purge(self.app.store, self.app.config, self.app.clock())
             self.log.info("purge", **report.to_dict())

@@ -109,7 +109,7 @@ def run_demo(out: Path) -> int:
     from monitor.fakes.graph import FakeGraphServer
     from monitor.fakes.instagram import FakeInstagramServer, load_demo_instagram
     from monitor.fakes.x import FakeXServer
-    from monitor.smtp_sink import SmtpSink
+    from monitor.delivery.smtp_sink import SmtpSink
 
     if out.exists():
         shutil.rmtree(out)

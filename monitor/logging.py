@@ -69,7 +69,7 @@ class _RedactedRenderer:
     """Wraps a structlog renderer: :func:`redact` over the whole rendered line, so that a
     secret inside any object's ``repr``, a traceback or anything else the renderer adds
     never reaches the stream. With ``terminal``, control characters (from a platform's
-    error text, say) are shown as escapes (:func:`monitor.cliutil.visible`)."""
+    error text, say) are shown as escapes (:func:`monitor.cli.util.visible`)."""
 
     def __init__(self, renderer: Any, terminal: bool = False):
         self.renderer = renderer
@@ -78,7 +78,7 @@ class _RedactedRenderer:
     def __call__(self, logger: Any, name: str, event_dict: dict) -> str:
         line = redact(self.renderer(logger, name, event_dict))
         if self.terminal:
-            from monitor.cliutil import visible
+            from monitor.cli.util import visible
 
             line = visible(line, multiline=True)
         return line

@@ -15,7 +15,7 @@ Order of work and why nothing is lost
    it causes are stored and the comment marked ``assessed``. A crash in between leaves
    the comment ``new``; it is processed again on the next run, and alert dedupe keys
    make a second enqueue a no-op.
-3. Delivery is the outbox's job (:mod:`monitor.outbox`): alerts are stored before sending.
+3. Delivery is the outbox's job (:mod:`monitor.delivery.outbox`): alerts are stored before sending.
 
 First run (backfill): an account's first successful poll reads the last ``lookback_days``.
 Comments posted more than ``[alerts] backfill_alert_hours`` (48) before that poll are
@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
 
 from classifiers.policy import strikes as strike_policy
-from monitor import retention
+from monitor.casework import retention
 from connectors.base import Connector, ConnectorError, FetchContext
 from monitor.config import AccountConfig, Config
 from monitor.domain import (

@@ -169,7 +169,7 @@ def replay(config: Config, path: Path, db: Path | None, *, alerts_out: Path | No
 
 def _replay(config: Config, path: Path, entries: list[_Entry], errors: list[str], db: Path, shown_db: Path | None,
             alerts_out: Path | None, mail_dir: Path | None, batch_size: int | None) -> dict[str, Any]:
-    from monitor.alerts import alert_to_json, recipients_for, render_alert_message
+    from monitor.delivery.alerts import alert_to_json, recipients_for, render_alert_message
     from monitor.app import build_engine_and_categoriser
     from monitor.pipeline import Pipeline, SettableClock
     from monitor.store import Store

@@ -195,7 +195,7 @@ def test_run_on_a_terminal_never_shows_the_x_token(tmp_path):
 
     from monitor.fakes.dataset import load_demo_posts
     from monitor.fakes.x import FakeXServer
-    from monitor.smtp_sink import SmtpSink
+    from monitor.delivery.smtp_sink import SmtpSink
 
     posts = [p for p in load_demo_posts() if p.platform == "twitter"]
     with FakeXServer(posts, user_id="2000", username="BrookfieldPS", bearer_token=X_TOKEN,

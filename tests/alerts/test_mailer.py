@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 from alerts_support import SmtpServer, authenticator, free_port, make_config
 
-from monitor.mailer import DeliveryError, MailDirSender, SmtpSender, TeeSender, eml_filename, sender_from_config
+from monitor.delivery.mailer import DeliveryError, MailDirSender, SmtpSender, TeeSender, eml_filename, sender_from_config
 
 
 def message(mid: str = "<m1@brookfield.test>") -> EmailMessage:

@@ -9,8 +9,8 @@ import pytest
 from alerts_support import SmtpServer, authenticator, free_port, make_config
 from structlog.testing import capture_logs
 
-from monitor.mailer import MailDirSender, SmtpSender
-from monitor.outbox import Outbox, backoff_minutes
+from monitor.delivery.mailer import MailDirSender, SmtpSender
+from monitor.delivery.outbox import Outbox, backoff_minutes
 
 
 def outbox_for(tmp_path, store, clock, port, **kw) -> Outbox:

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 from alerts_support import T0, make_config
 
-from monitor.alerts import (
+from monitor.delivery.alerts import (
     alert_to_json,
     header_text,
     recipients_for,

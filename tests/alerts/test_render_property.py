@@ -9,7 +9,7 @@ from alerts_support import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.alerts import render_alert_message
+from monitor.delivery.alerts import render_alert_message
 
 HOSTILE = st.sampled_from(["\r\n", "\r", "\n", "\x00", "\u202e", "\u2066", "<script>", "</blockquote>", "&amp;",
                            "Bcc: x@y.z", "=?utf-8?b?", "😀", "\udcff", "\ufeff", "\t", '"><img src=x>'])

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from monitor import cli_model, cli_score
-from monitor.cliutil import CommandError
+from monitor.cli import model as cli_model, score as cli_score
+from monitor.cli.util import CommandError
 from monitor.demo_data import path as demo_path
 
 FIELDS = {"id", "scores", "language", "needs_review", "categories", "escalate", "evidence"}

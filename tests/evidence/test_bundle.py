@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import evidence, review
+from monitor.casework import evidence, review
 
 NOW = sb.T0 + timedelta(days=2)
 

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import review_storebuilder as sb
 
-from monitor import evidence
+from monitor.casework import evidence
 from monitor.domain import Attachment
 from monitor.store import GENESIS
 

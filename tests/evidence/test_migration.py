@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from monitor import evidence
+from monitor.casework import evidence
 from monitor.chain import GENESIS
 from monitor.domain import Attachment, Comment
 from monitor.schema import legacy_chain_hash, migrations

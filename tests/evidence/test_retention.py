@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import review_storebuilder as sb
 
-from monitor import evidence, retention, review
+from monitor.casework import evidence, retention, review
 
 T0 = sb.T0
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import review, sar
+from monitor.casework import review, sar
 from monitor.domain import StrikeDecision, StrikeRecord
 
 NOW = sb.T0 + timedelta(days=3)

@@ -14,7 +14,9 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import cli_review, evidence, review
+from monitor.cli import review as cli_review
+
+from monitor.casework import evidence, review
 
 NOW = sb.T0 + timedelta(days=2)
 CID = "1000_1_1"
@@ -160,7 +162,7 @@ def test_a_legitimate_purge_still_verifies_and_its_event_is_chained(env, cfg):
     edit of the purge record is named."""
     from datetime import datetime, timezone
 
-    from monitor import retention
+    from monitor.casework import retention
 
     store = env["store"]
     later = datetime(2032, 9, 8, tzinfo=timezone.utc)  # past evidence_years

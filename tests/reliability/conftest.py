@@ -81,7 +81,7 @@ def platforms(tmp_path, monkeypatch):
     from monitor.fakes.dataset import load_demo_posts
     from monitor.fakes.graph import FakeGraphServer
     from monitor.fakes.x import FakeXServer
-    from monitor.smtp_sink import SmtpSink
+    from monitor.delivery.smtp_sink import SmtpSink
 
     now = datetime.now(timezone.utc)
     posts = load_demo_posts()

@@ -167,7 +167,7 @@ def test_slow_answers_within_the_timeout_succeed(platforms, platform):
 
 
 def test_smtp_down_for_hours_then_back_delivers_each_alert_once(platforms):
-    from monitor.smtp_sink import SmtpSink, free_port
+    from monitor.delivery.smtp_sink import SmtpSink, free_port
 
     port = free_port()
     clock = Clock()

@@ -203,7 +203,7 @@ def test_status_report_unhealthy_when_paused_or_stale(store):
 
 def test_status_unhealthy_when_an_escalation_waits_longer_than_the_limit(store, tmp_path):
     """Issue 14 item 10: 88 emails unsent after 10 hours and `status` said OK."""
-    from monitor.cli_status import format_status
+    from monitor.cli.status import format_status
 
     now = _fill(store)
     store.db.execute("INSERT INTO alerts(dedupe_key, kind, urgent, created_at, status, message_id) VALUES "
@@ -222,7 +222,7 @@ def test_status_unhealthy_when_an_escalation_waits_longer_than_the_limit(store, 
 
 
 def test_format_status_is_readable_and_one_line_per_error(store):
-    from monitor.cli_status import format_status
+    from monitor.cli.status import format_status
 
     now = _fill(store)
     store.record_poll_failure("fb", now, now, "line one\nline two")
@@ -233,7 +233,7 @@ def test_format_status_is_readable_and_one_line_per_error(store):
 
 
 def _status_args(cfg_path: Path, db: Path, as_json: bool) -> argparse.Namespace:
-    from monitor.cli_status import register
+    from monitor.cli.status import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -253,8 +253,8 @@ token_env = "FB_TOKEN"
 
 
 def test_status_command_exit_codes(tmp_path, capsys):
-    from monitor.cli_status import run_status
-    from monitor.cliutil import CommandError
+    from monitor.cli.status import run_status
+    from monitor.cli.util import CommandError
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(CONFIG_TOML)

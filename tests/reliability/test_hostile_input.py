@@ -259,7 +259,7 @@ def _plain_and_html(msg) -> tuple[str, str]:
 
 
 def test_email_rendering_of_hostile_text():
-    from monitor.alerts import MAX_QUOTE_CHARS, render_alert_message
+    from monitor.delivery.alerts import MAX_QUOTE_CHARS, render_alert_message
 
     cfg = parse_config({"school": {"name": "Brookfield <Primary>\r\nBcc: x@y"},
                         "alerts": {"sender": "monitor@school.example"}}, source="t.toml")
@@ -291,7 +291,7 @@ def test_email_rendering_of_hostile_text():
 
 
 def test_email_rendering_of_a_one_megabyte_comment():
-    from monitor.alerts import MAX_QUOTE_CHARS, render_alert_message
+    from monitor.delivery.alerts import MAX_QUOTE_CHARS, render_alert_message
 
     cfg = parse_config({"school": {"name": "S"}}, source="t.toml")
     text = ("<script>x</script> \u202e 👍🏽 Mrs Ashworth\r\n" * 30000)[: 1 << 20]

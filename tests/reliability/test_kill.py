@@ -14,7 +14,7 @@ daemon runs until idle and is stopped with SIGTERM. Afterwards:
 * every alert was emailed, and the Message-IDs the SMTP server received are exactly the
   messages the store marks sent. The one possible duplicate is a kill after the SMTP
   server recorded a message and before ``status = 'sent'`` is committed (see
-  :mod:`monitor.outbox`); the SMTP delay above puts 20 ms of that window in reach on
+  :mod:`monitor.delivery.outbox`); the SMTP delay above puts 20 ms of that window in reach on
   purpose, so duplicates do occur here: each is a resend of the same stored message with
   the same Message-ID, and there is at most one per kill (printed; usually 0 to 4);
 * SIGTERM makes the daemon finish its unit of work and exit 0.

@@ -31,7 +31,7 @@ from monitor.config import AccountConfig, SecretRef
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.graph import FakeGraphServer
 from monitor.fakes.x import FakeXServer
-from monitor.smtp_sink import SmtpSink
+from monitor.delivery.smtp_sink import SmtpSink
 from monitor.store import Store
 
 from ..spine.helpers import write_config
@@ -189,7 +189,7 @@ def test_unknown_authors_are_escalated_but_never_strike_or_get_a_block(env, tmp_
             "SELECT review_reasons FROM assessments WHERE review_reasons LIKE '%no author id%'")]
         assert reasons
         # review shows no pooled "history" for the unknown id
-        from monitor.review import show
+        from monitor.casework.review import show
 
         escalation = store.scalar("SELECT id FROM alerts WHERE kind = 'escalation' AND author_id = 'fb:unknown'")
         assert show(store, escalation).author is None

@@ -11,7 +11,7 @@ import pytest
 from alerts_support import make_config
 
 from monitor.domain import POLICY_KEYS
-from monitor.reports import build_report, csv_rows, render_csv, render_html, render_text, report_message
+from monitor.delivery.reports import build_report, csv_rows, render_csv, render_html, render_text, report_message
 
 NOW = datetime(2026, 10, 26, 7, 30, tzinfo=timezone.utc)   # Monday after the clocks went back
 
@@ -198,7 +198,7 @@ def test_an_escalation_detected_after_the_week_counts_in_the_comments_week(tmp_p
 def test_report_picture_is_a_png_with_table_and_chart(tmp_path, filled):
     import struct
 
-    from monitor.reports import render_chart_png, render_report_png
+    from monitor.delivery.reports import render_chart_png, render_report_png
 
     report = build_report(filled, make_config(tmp_path), "2026-W43", NOW)
     png, chart = render_report_png(report), render_chart_png(report)

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest
 from alerts_support import Clock, make_config
 
-from monitor.mailer import MailDirSender, SmtpSender
-from monitor.outbox import Outbox
-from monitor.reports import ReportJob
+from monitor.delivery.mailer import MailDirSender, SmtpSender
+from monitor.delivery.outbox import Outbox
+from monitor.delivery.reports import ReportJob
 
 
 def utc(*args) -> datetime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.cli import main
 from monitor.demo_data import path as demo_path
-from monitor.smtp_sink import SmtpSink
+from monitor.delivery.smtp_sink import SmtpSink
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

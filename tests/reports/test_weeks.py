@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.config import ReportsConfig
-from monitor.reports import due_week, parse_week, previous_week, scheduled_at, shift_week, week_bounds, week_of
+from monitor.delivery.reports import due_week, parse_week, previous_week, scheduled_at, shift_week, week_bounds, week_of
 
 LONDON = ZoneInfo("Europe/London")
 

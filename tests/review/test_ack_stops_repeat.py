@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import review
-from monitor.outbox import Outbox
+from monitor.casework import review
+from monitor.delivery.outbox import Outbox
 
 
 class RecordingSender:

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import cli_review
-from monitor.cliutil import CommandError
+from monitor.cli import review as cli_review
+from monitor.cli.util import CommandError
 from monitor.domain import Account
 from monitor.fakes.instagram import FakeInstagramServer
 

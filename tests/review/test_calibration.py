@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import calibration as calib
-from monitor import review
+from monitor.casework import calibration as calib
+from monitor.casework import review
 
 
 def J(verdict, confirmed=(), automatic=(), **scores):

@@ -13,8 +13,8 @@ import pytest
 import review_storebuilder as sb
 
 from connectors.base import ConnectorError
-from monitor import cli_review
-from monitor.cliutil import CommandError
+from monitor.cli import review as cli_review
+from monitor.cli.util import CommandError
 from monitor.store import Store
 
 NOW = sb.T0 + timedelta(days=1)

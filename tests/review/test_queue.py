@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import review
+from monitor.casework import review
 from monitor.domain import Alert
 
 
@@ -185,7 +185,8 @@ def test_review_modules_never_write_audit_log_except_through_store_audit():
     import inspect
     import re
 
-    from monitor import calibration, cli_review, evidence, retention, sar
+    from monitor.casework import calibration, evidence, retention, sar
+    from monitor.cli import review as cli_review
 
     for mod in (review, evidence, retention, sar, calibration, cli_review):
         src = inspect.getsource(mod)

@@ -20,8 +20,8 @@ from datetime import timedelta
 import pytest
 import review_storebuilder as sb
 
-from monitor import cli_review
-from monitor.cliutil import visible
+from monitor.cli import review as cli_review
+from monitor.cli.util import visible
 
 HOSTILE = ("Lovely \x1b[2J\x1b]0;owned\x07 day\x08\x08\x08 NUL\x00 CR\rfake DEL\x7f C1\x9b31m "
            "\u202eevil\u202c \u2066iso\u2069 \u200fmark end")

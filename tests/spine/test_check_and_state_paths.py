@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.fakes.graph import FakeGraphServer, GraphFault
-from monitor.reports import ReportJob
+from monitor.delivery.reports import ReportJob
 from monitor.store import Store
 
 from .helpers import write_config

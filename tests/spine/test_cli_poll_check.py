@@ -12,7 +12,7 @@ from monitor.cli import main
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.graph import FakeGraphServer
 from monitor.fakes.x import FakeXServer
-from monitor.smtp_sink import SmtpSink
+from monitor.delivery.smtp_sink import SmtpSink
 from monitor.store import Store
 
 from .helpers import write_config

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor import review
+from monitor.casework import review
 from monitor.app import build_app
 from monitor.domain import parse_time
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.graph import FakeGraphServer
 from monitor.pipeline import SettableClock
-from monitor.smtp_sink import SmtpSink
+from monitor.delivery.smtp_sink import SmtpSink
 
 from .helpers import load
 

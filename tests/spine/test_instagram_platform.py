@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.instagram import InstagramConnector
-from monitor.alerts import block_instructions, render_alert_message
-from monitor.cli_status import format_status
+from monitor.delivery.alerts import block_instructions, render_alert_message
+from monitor.cli.status import format_status
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.demo_data import path as demo_path
 from monitor.domain import AUTHOR_PREFIX, PLATFORMS, Account, Assessment, Comment, Scores
@@ -20,7 +20,7 @@ from monitor.fakes.instagram import FakeInstagramServer, load_demo_instagram
 from monitor.health import status_report
 from monitor.pipeline import Pipeline, SettableClock, profile_url
 from monitor.replay import row_to_comment
-from monitor.reports import build_report, csv_rows
+from monitor.delivery.reports import build_report, csv_rows
 from monitor.store import Store
 
 TOKEN = "fake-ig-spine-token-0c4e2a"

@@ -11,7 +11,7 @@ from monitor.app import build_app
 from monitor.pipeline import SettableClock
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.graph import FakeGraphServer
-from monitor.smtp_sink import SmtpSink
+from monitor.delivery.smtp_sink import SmtpSink
 
 from .helpers import load
 

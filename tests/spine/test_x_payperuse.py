@@ -13,7 +13,7 @@ import pytest
 
 from monitor.app import build_app
 from monitor.config import ConfigError, load_config
-from monitor.evidence import verify_chain
+from monitor.casework.evidence import verify_chain
 from monitor.fakes.dataset import load_demo_posts
 from monitor.fakes.x import FakeXServer
 from monitor.pipeline import SettableClock

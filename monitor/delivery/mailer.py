@@ -3,7 +3,7 @@
 Both implement :class:`Sender`: ``send(msg, recipients)`` delivers one
 :class:`email.message.EmailMessage` to the envelope ``recipients`` or raises
 :class:`DeliveryError`. Senders hold no state between calls and never retry: retrying,
-backoff and exactly-once bookkeeping are the outbox's job (:mod:`monitor.outbox`).
+backoff and exactly-once bookkeeping are the outbox's job (:mod:`monitor.delivery.outbox`).
 
 SMTP (RFC 5321) security modes, from ``[alerts.smtp] security``:
 

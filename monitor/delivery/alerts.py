@@ -1,7 +1,7 @@
 """Alert emails: who receives an alert (routing) and what it says (rendering).
 
 Pure functions over ``alerts`` rows (see :mod:`monitor.schema` and the alerts contract in
-``monitor/pipeline.py``): no SMTP, no clock. Delivery is :mod:`monitor.outbox`'s job.
+``monitor/pipeline.py``): no SMTP, no clock. Delivery is :mod:`monitor.delivery.outbox`'s job.
 
 Routing
 -------

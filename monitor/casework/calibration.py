@@ -43,7 +43,7 @@ from typing import Mapping, Sequence
 from monitor.domain import DETOXIFY_LABELS, POLICY_KEYS
 from monitor.store import Store
 
-#: Verdicts that confirm a comment breaches the policy (same as monitor.review.CONFIRMING).
+#: Verdicts that confirm a comment breaches the policy (same as monitor.casework.review.CONFIRMING).
 CONFIRMING: tuple[str, ...] = ("confirmed", "blocked", "hidden", "removed")
 
 _OFFENSIVE = ("offensive_staff", "offensive_pupil")

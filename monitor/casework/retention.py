@@ -16,7 +16,7 @@ A comment with an **open or acknowledged review item** is never purged.
 row of the comment loses its ``text``, ``raw``, ``attachments``, ``author_name`` and
 ``author_handle``, the comment gets ``purged_at``, and a ``purged`` event is appended to
 the evidence chain holding each version's author SHA-256. The SHA-256 values and chain
-links stay, so :func:`monitor.evidence.verify_chain` still verifies the store. For
+links stay, so :func:`monitor.casework.evidence.verify_chain` still verifies the store. For
 evidence purges, the assessment's evidence ``detail``/``span`` (which may quote the text)
 is redacted and the redacted assessment re-chained (a ``redaction`` record), and
 the ``details`` and ``summary`` of review alerts all of whose comments are purged, and the

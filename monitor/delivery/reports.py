@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from monitor.alerts import PLATFORM_NAMES, from_header, header_text, role_addresses, safe_text, sender_domain
+from monitor.delivery.alerts import PLATFORM_NAMES, from_header, header_text, role_addresses, safe_text, sender_domain
 from monitor.config import DAY_NAMES, Config
 from monitor.domain import PLATFORMS, POLICY_KEYS, iso, parse_time
 from monitor.files import write_private
-from monitor.mailer import DeliveryError
+from monitor.delivery.mailer import DeliveryError
 
 try:
     from monitor.logging import get_logger
@@ -809,9 +809,9 @@ class ReportJob:
 
     :param config: ``[reports]`` (day, hour, minute, out_dir, send) and the school's timezone.
     :param store: the open :class:`monitor.store.Store`.
-    :param outbox_or_sender: an :class:`monitor.outbox.Outbox` (the message is stored in
+    :param outbox_or_sender: an :class:`monitor.delivery.outbox.Outbox` (the message is stored in
         the outbox with the ``reports`` row in one transaction, and delivered by the
-        outbox with retries), or a :class:`monitor.mailer.Sender` (sent at once).
+        outbox with retries), or a :class:`monitor.delivery.mailer.Sender` (sent at once).
     :param clock: returns aware UTC now.
 
     The daemon runs :meth:`run_if_due` from an APScheduler ``CronTrigger`` at the

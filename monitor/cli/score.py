@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
-from monitor.cliutil import CommandError, add_config_arg, load_config_from_args, visible
+from monitor.cli.util import CommandError, add_config_arg, load_config_from_args, visible
 from monitor.domain import PLATFORMS, Attachment, Comment, parse_time
 
 #: Rows scored per batch when the config's batch size is smaller.

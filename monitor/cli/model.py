@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from monitor.cliutil import CommandError, add_config_arg, load_config_from_args
+from monitor.cli.util import CommandError, add_config_arg, load_config_from_args
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Helpers shared by the CLI command modules.
 
-Every command module (``monitor/cli_*.py``) exposes ``register(sub)`` which adds its
+Every command module (``monitor/cli/*.py``) exposes ``register(sub)`` which adds its
 sub-commands to the ``school-monitor`` argparse sub-parsers; each command's handler is
 ``func(args) -> int`` (the exit status). Raising :class:`monitor.config.ConfigError`
 makes the CLI print the problems and exit 2; raising :class:`CommandError` prints its

@@ -5,7 +5,7 @@ every row of the store that is about that person:
 
 * ``author``: their ``authors`` row;
 * ``comments``: each of their comments with its full record (the evidence bundle's
-  record, :func:`monitor.evidence.comment_record`: text, times, post, keys and evidence,
+  record, :func:`monitor.casework.evidence.comment_record`: text, times, post, keys and evidence,
   scores, strikes, verdicts, every version) plus each version's raw platform payload;
 * ``strikes``, ``block_recommendations``, ``verdicts`` (on their comments);
 * ``alerts``: review items about them or their comments, with their ``details``;
@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.domain import AUTHOR_PREFIX, iso
-from monitor.evidence import audit_entries_about, comment_record, review_alerts_about
+from monitor.casework.evidence import audit_entries_about, comment_record, review_alerts_about
 from monitor.files import write_private
 from monitor.store import Store
 

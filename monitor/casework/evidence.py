@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from monitor.alerts import is_web_url
+from monitor.delivery.alerts import is_web_url
 from monitor.config import Config
 from monitor.domain import POLICY_KEYS, REVIEW_KINDS, iso, parse_time
 from monitor.files import write_private
@@ -853,7 +853,7 @@ def _fmt(value: Any) -> str:
 
 
 def _a(url: Any, label: str | None = None) -> str:
-    """A link to ``url`` when it is http(s) (:func:`monitor.alerts.is_web_url`, the
+    """A link to ``url`` when it is http(s) (:func:`monitor.delivery.alerts.is_web_url`, the
     alert emails' check); any other scheme (``javascript:``, ``data:``) is shown as text."""
     if not is_web_url(url):
         return _fmt(url) if label is None else f"{_fmt(label)}: {_fmt(url)}"

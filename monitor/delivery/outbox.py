@@ -10,7 +10,7 @@ the pipeline in the same transaction as the assessment that caused it). :meth:`O
    Alertmanager groups, by post ``(platform, post_id)`` (by account for account-level
    alerts) and by recipients, and a group becomes one message once its oldest alert has
    waited ``[alerts] group_wait_minutes``. Each message is rendered
-   (:func:`monitor.alerts.render_alert_message`), given a stable ``Message-ID``, and stored
+   (:func:`monitor.delivery.alerts.render_alert_message`), given a stable ``Message-ID``, and stored
    in ``messages`` (the exact bytes to send) in the same transaction that marks its alerts
    ``queued``.
 2. **Repeat.** An escalation still ``open`` (not acknowledged with
@@ -46,7 +46,7 @@ Exactly once, and crashes during delivery
 Build and bookkeeping are transactions; the only window for a duplicate is a crash after
 the SMTP server accepted a message and before ``messages.status = 'sent'`` is committed.
 That commit happens the moment the server replies 250 to the data, before ``QUIT`` (the
-sender's ``on_accepted``, :func:`monitor.mailer.send_with_acceptance`), so the window is
+sender's ``on_accepted``, :func:`monitor.delivery.mailer.send_with_acceptance`), so the window is
 the 250 reply's trip and one commit, not a further round trip to the server.
 Such an attempt is *cut off*: its ``attempt_started_at`` is still set when the next run
 (usually a restarted process) finds it. The message then waits before it is sent again
@@ -78,11 +78,11 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from monitor.alerts import (decode_alert, recipients_for, render_alert_message, render_fallback_message,
+from monitor.delivery.alerts import (decode_alert, recipients_for, render_alert_message, render_fallback_message,
                             sender_domain)
 from monitor.config import Config
 from monitor.domain import iso, parse_time
-from monitor.mailer import DeliveryError, Sender, send_with_acceptance
+from monitor.delivery.mailer import DeliveryError, Sender, send_with_acceptance
 from monitor.store import StoreError
 
 try:  # the lead's logging module (structlog configured for journald)
@@ -194,7 +194,7 @@ class Outbox:
 
     :param config: the loaded config (``[alerts]``: routes, recipients, waits, retry cap).
     :param store: the open :class:`monitor.store.Store`.
-    :param sender: a :class:`monitor.mailer.Sender` (SMTP, mail folder, ...).
+    :param sender: a :class:`monitor.delivery.mailer.Sender` (SMTP, mail folder, ...).
     :param clock: returns the current aware UTC time (injected: replay and tests).
     """
 

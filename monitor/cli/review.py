@@ -22,7 +22,7 @@ Every command takes ``--config PATH`` and ``--db PATH`` (after the command name)
 of the review commands is the number in the ``review`` list; hide/unhide/block also take
 ``PLATFORM:COMMENT_ID``. Platform actions do nothing without ``--yes`` (they print what
 they would do). Handlers return the exit status: 0 done, 1 refused / problems found;
-errors the user can fix raise :class:`monitor.cliutil.CommandError`.
+errors the user can fix raise :class:`monitor.cli.util.CommandError`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, TextIO
 from zoneinfo import ZoneInfo
 
-from monitor import calibration as calib
-from monitor import evidence, retention, review, sar
-from monitor.cliutil import (CommandError, VisibleWriter, actor, add_actor_arg, add_config_arg,
+from monitor.casework import calibration as calib
+from monitor.casework import evidence, retention, review, sar
+from monitor.cli.util import (CommandError, VisibleWriter, actor, add_actor_arg, add_config_arg,
                              load_config_from_args, open_store, visible)
 from monitor.domain import POLICY_KEYS, parse_time
 
@@ -198,7 +198,7 @@ class _Commands:
     @property
     def out(self) -> TextIO:
         """Where the command writes: every write shows control characters visibly
-        (:class:`monitor.cliutil.VisibleWriter`), so no comment text, name or file name
+        (:class:`monitor.cli.util.VisibleWriter`), so no comment text, name or file name
         from a bundle acts on the terminal; JSON stays the same JSON."""
         import sys
 

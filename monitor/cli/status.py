@@ -24,7 +24,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args, visible
+from monitor.cli.util import CommandError, add_config_arg, db_path, load_config_from_args, visible
 
 
 def register(sub: Any) -> None:
@@ -47,7 +47,7 @@ def run_status(args: argparse.Namespace, now: Callable[[], datetime] | None = No
     """Handler of ``school-monitor status``; returns the exit status (0 or 1).
 
     :raises monitor.config.ConfigError: invalid config (the CLI exits 2).
-    :raises monitor.cliutil.CommandError: the store file does not exist (status 1).
+    :raises monitor.cli.util.CommandError: the store file does not exist (status 1).
     """
     from monitor.health import status_report
     from monitor.store import Store

@@ -18,11 +18,11 @@ import os
 import sys
 from pathlib import Path
 
-from monitor.cliutil import CommandError, add_config_arg, db_path, load_config_from_args
+from monitor.cli.util import CommandError, add_config_arg, db_path, load_config_from_args
 from monitor.config import ConfigError
 from monitor.logging import configure, get_logger
 
-COMMAND_MODULES = ("cli_score", "cli_model", "cli_report", "cli_review", "cli_status")
+COMMAND_MODULES = ("score", "model", "report", "review", "status")
 
 
 # ---------------------------------------------------------------------- run / poll
@@ -225,7 +225,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 store.audit("school-monitor check", "account_resumed", acc.name, "check passed", now)
                 print(f"[ok] {acc.name}: was paused; polling resumes")
     if config.alerts.enabled:
-        from monitor.mailer import SmtpSender
+        from monitor.delivery.mailer import SmtpSender
 
         try:
             detail = SmtpSender(config.alerts.smtp).check()
@@ -321,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"monitor.{name}")
+            module = importlib.import_module(f"monitor.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"monitor.{name}":
+            if exc.name != f"monitor.cli.{name}":
                 raise
             continue
         module.register(sub)

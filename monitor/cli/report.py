@@ -20,7 +20,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitor.cliutil import CommandError, add_config_arg, load_config_from_args, open_store, visible
+from monitor.cli.util import CommandError, add_config_arg, load_config_from_args, open_store, visible
 from monitor.files import write_private
 
 
@@ -54,7 +54,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     :raises CommandError: bad ``--week``, unwritable ``--out``, or a send that failed
         (the report then stays in the outbox).
     """
-    from monitor.reports import (ReportJob, build_report, parse_week, render_csv, render_html,
+    from monitor.delivery.reports import (ReportJob, build_report, parse_week, render_csv, render_html,
                                  render_report_png, render_text)
 
     config = load_config_from_args(args)
@@ -90,8 +90,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             sys.stdout.write(visible(text, multiline=True) if args.format == "text" or sys.stdout.isatty()
                              else text)
         if args.send:
-            from monitor.mailer import sender_from_config
-            from monitor.outbox import Outbox
+            from monitor.delivery.mailer import sender_from_config
+            from monitor.delivery.outbox import Outbox
 
             outbox = Outbox(config, store, sender_from_config(config), system_clock)
             job = ReportJob(config, store, outbox, system_clock)

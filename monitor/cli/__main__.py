@@ -1,0 +1,6 @@
+"""``python -m monitor.cli``: the same as the ``school-monitor`` command."""
+import sys
+
+from monitor.cli import main
+
+sys.exit(main())
