@@ -353,6 +353,27 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """``[web]``: the coordinator's console (``school-monitor web``).
+
+    ``base_url``: the address people open the console at, as the school's reverse proxy
+    publishes it (e.g. ``https://monitor.school.example``); None: alerts carry no console
+    link. ``listen``: ``HOST:PORT`` the console binds (loopback by default; put it behind a
+    TLS reverse proxy, never on a public interface). ``link_days``: how long a console link
+    in an email stays valid. ``secret_file``: the file holding the key that signs console
+    links and session cookies (created 0600 on first use; default ``web-secret`` beside
+    the store; never in the config file). ``session_hours``: a login lasts this long.
+    ``cookie_secure``: cookies only over HTTPS (turn off only for a loopback-only demo)."""
+
+    base_url: str | None = None
+    listen: str = "127.0.0.1:8080"
+    link_days: int = 7
+    secret_file: str | None = None
+    session_hours: float = 12.0
+    cookie_secure: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. ``source`` is the file it came from (for messages);
     ``base_dir`` resolves relative paths in it."""
@@ -365,6 +386,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -380,6 +402,15 @@ class Config:
             return self.resolve_path(self.reports.out_dir)
         store = Path(store_path) if store_path is not None else self.resolve_path(self.storage.path)
         return store.parent / "reports"
+
+    def web_secret_path(self, store_path: str | os.PathLike | None = None) -> Path:
+        """Where the console's signing key lives: ``[web] secret_file`` (relative to the
+        config's folder), else ``web-secret`` beside the store (``store_path``, default
+        ``[storage] path``)."""
+        if self.web.secret_file:
+            return self.resolve_path(self.web.secret_file)
+        store = Path(store_path) if store_path is not None else self.resolve_path(self.storage.path)
+        return store.parent / "web-secret"
 
     def account(self, name: str) -> AccountConfig:
         """The account called ``name``.
@@ -512,7 +543,7 @@ _ACCOUNT_SECRETS = {
     "twitter": ("bearer_token", "consumer_key", "consumer_secret", "access_token", "access_token_secret"),
     "instagram": ("token", "app_secret"),
 }
-_KNOWN_SECTIONS = {"school", "staff", "accounts", "classifier", "policy", "alerts", "reports", "storage"}
+_KNOWN_SECTIONS = {"school", "staff", "accounts", "classifier", "policy", "alerts", "reports", "storage", "web"}
 
 #: The keys each table accepts (every one is documented in config.example.toml). A key not
 #: listed is an error naming it, with the closest known key: a typo such as
@@ -530,6 +561,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "policy": ("window_days", "strikes_to_block", "escalate_keys", "strike_keys", "one_strike_keys",
                "thresholds", "lexicon_files", "lexicon", "escalation_review", "escalation_review_threshold",
                "signal_review_threshold"),
+    "web": ("base_url", "listen", "link_days", "secret_file", "session_hours", "cookie_secure"),
     "alerts": ("enabled", "sender", "recipients", "routes", "group_wait_minutes", "repeat_minutes",
                "retry_max_minutes", "stale_after_hours", "mail_dir", "smtp", "backfill_alert_hours",
                "escalation_max_wait_minutes"),
@@ -815,10 +847,33 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>", base_dir: st
         honour_x_deletions=r.get(st, "honour_x_deletions", bool, False, "storage"),
     )
 
+    # [web]
+    wb = r.table(data, "web")
+    r.unknown_keys(wb, _KNOWN_KEYS["web"], "web")
+    base_url = r.get(wb, "base_url", str, None, "web")
+    if base_url is not None:
+        base_url = base_url.rstrip("/")
+        if not re.match(r"https?://[^/\s]+", base_url):
+            r.problem("web.base_url", f"expected an http(s) address such as https://monitor.school.example, got {base_url!r}")
+            base_url = None
+    listen = r.get(wb, "listen", str, "127.0.0.1:8080", "web")
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        r.problem("web.listen", f"expected HOST:PORT such as 127.0.0.1:8080, got {listen!r}")
+        listen = "127.0.0.1:8080"
+    web = WebConfig(
+        base_url=base_url,
+        listen=listen,
+        link_days=r.positive(wb, "link_days", int, 7, "web"),
+        secret_file=r.get(wb, "secret_file", str, None, "web"),
+        session_hours=r.positive(wb, "session_hours", float, 12.0, "web"),
+        cookie_secure=r.get(wb, "cookie_secure", bool, True, "web"),
+    )
+
     if problems:
         raise ConfigError(problems)
     return Config(school=school, staff=tuple(staff), accounts=tuple(accounts), classifier=classifier,
-                  policy=policy, alerts=alerts, reports=reports, storage=storage,
+                  policy=policy, alerts=alerts, reports=reports, storage=storage, web=web,
                   source=source, base_dir=base_dir)
 
 
