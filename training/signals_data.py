@@ -63,7 +63,7 @@ DATA_DIR = base.DATA_DIR
 
 #: The labelled school sets trained on (all written for this project). L is the blind one.
 SCHOOL_SETS = [REPO / "monitor" / "demo_data" / "comments.jsonl"] + [
-    REPO / "tests" / "fixtures" / "policy" / f"comments_{s}.jsonl" for s in "bcdefgop"
+    REPO / "tests" / "fixtures" / "policy" / f"comments_{s}.jsonl" for s in "bcdefgopq"
 ] + [REPO / "tests" / "fixtures" / "policy_blind" / f"comments_{s}.jsonl" for s in "hijk"]
 
 csv.field_size_limit(10_000_000)
