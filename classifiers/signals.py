@@ -147,10 +147,16 @@ class Encoder:
         :func:`classifiers.embedded.normalise` (URLs, @mentions, repeats), with the
         placeholders spelled as words the vocabulary knows; a lone surrogate becomes
         U+FFFD."""
-        from classifiers.embedded import normalise
         from classifiers.normalise import fold
 
-        t = normalise(fold(text).text).replace("xxuser", "@user").replace("xxurl", "url")
+        return Encoder.prep_folded(fold(text).text)
+
+    @staticmethod
+    def prep_folded(folded: str) -> str:
+        """:meth:`prep` of a text already :func:`classifiers.normalise.fold`-ed."""
+        from classifiers.embedded import normalise
+
+        t = normalise(folded).replace("xxuser", "@user").replace("xxurl", "url")
         if not t.isascii():  # a lone surrogate (hostile or broken input) cannot be tokenised
             t = t.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         return t
@@ -161,7 +167,13 @@ class Encoder:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """The WordPiece ids of each text as the encoder reads it (:meth:`prep`), without
         special tokens."""
-        return [e.ids for e in self._tok.encode_batch([self.prep(t) for t in texts], add_special_tokens=False)]
+        from classifiers.normalise import fold
+
+        return self.encode_folded([fold(t).text for t in texts])
+
+    def encode_folded(self, folded: Sequence[str]) -> list[list[int]]:
+        """:meth:`encode` of texts already :func:`classifiers.normalise.fold`-ed."""
+        return [e.ids for e in self._tok.encode_batch([self.prep_folded(t) for t in folded], add_special_tokens=False)]
 
     def pieces(self, text: str) -> list[str]:
         """``[text]`` when it fits one window; else :meth:`split`."""
@@ -339,16 +351,17 @@ class SignalsScorer:
         encoded: list[list[int]] = []
         owner: list[int] = []
         body = self.encoder.max_length - 2
-        for i, (t, ids) in enumerate(zip(texts, self.encoder.encode(texts))):
-            if len(ids) <= body:  # each text is tokenised once; only a long one again, in pieces
-                parts, part_ids = [t], [ids]
-            else:
-                parts = self.encoder.split(t)
-                part_ids = self.encoder.encode(parts)
+        folded = [fold(t).text for t in texts]  # each text is folded and tokenised once
+        for i, (t, f, ids) in enumerate(zip(texts, folded, self.encoder.encode_folded(folded))):
+            if len(ids) <= body:
+                parts, part_ids = [f], [ids]
+            else:  # only a long one again, in pieces of the original text
+                parts = [fold(piece).text for piece in self.encoder.split(t)]
+                part_ids = self.encoder.encode_folded(parts)
             pieces.extend(parts)
             encoded.extend(part_ids)
             owner.extend([i] * len(parts))
-        ngram = self.ngram.logits([fold(t).text for t in pieces]).astype(np.float64)
+        ngram = self.ngram.logits(pieces).astype(np.float64)
         wins, win_owner = self.encoder.windows_of(encoded)
         emb = self.encoder.run(wins, self.batch_size)
         p = self.heads.combine(ngram[win_owner], emb)
